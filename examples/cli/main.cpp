@@ -1,0 +1,26 @@
+// tagmap: embeddings, tags and maps of a music collection, from the command line.
+#include <exception>
+#include <iostream>
+
+#include "commands.hpp"
+#include <tagmap/core/error.hpp>
+
+int main(int argc, char** argv) {
+    CLI::App app{"tagmap: music embeddings, tags and maps"};
+    app.require_subcommand(1);
+    tagmap::cli::add_tag_command(app);
+    tagmap::cli::add_embed_command(app);
+    tagmap::cli::add_project_command(app);
+    try {
+        app.parse(argc, argv);
+    } catch (const CLI::ParseError& e) {
+        return app.exit(e);
+    } catch (const tagmap::Error& e) {
+        std::cerr << "tagmap: " << e.what() << '\n';
+        return 1;
+    } catch (const std::exception& e) {
+        std::cerr << "tagmap: unexpected error: " << e.what() << '\n';
+        return 1;
+    }
+    return 0;
+}

@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# The test command: installs missing Debian packages, builds everything in build/
+# (binaries in build/bin/) and runs the whole test suite with ctest.
+#   tools/test.sh              release build + all tests
+#   tools/test.sh --sanitize   ASan+UBSan build in build-asan/, tests not labelled "slow"
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export TAGMAP_FIXTURES="${TAGMAP_FIXTURES:-$(cd .. && pwd)/shared}"
+jobs="${TAGMAP_JOBS:-$(nproc)}"
+tools/deps.sh
+
+if [ "${1:-}" = "--sanitize" ]; then
+  cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DTAGMAP_SANITIZE=ON \
+        -DTAGMAP_BUILD_EXAMPLES=ON -DTAGMAP_BUILD_TOOLS=ON
+  cmake --build build-asan -j "$jobs"
+  export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
+  ctest --test-dir build-asan --output-on-failure -j "$jobs" -LE slow
+else
+  cmake -S . -B build -DCMAKE_BUILD_TYPE=Release
+  cmake --build build -j "$jobs"
+  ctest --test-dir build --output-on-failure -j "$jobs"
+fi
