@@ -5,7 +5,7 @@ set -euo pipefail
 packages=(
   build-essential cmake pkg-config git
   libeigen3-dev libfftw3-dev libsndfile1-dev libsoxr-dev libopenblas-dev
-  libhnswlib-dev libxtensor-dev nlohmann-json3-dev libcli11-dev
+  libhnswlib-dev libspectra-dev libxtensor-dev nlohmann-json3-dev libcli11-dev
   libsqlite3-dev libcpp-httplib-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   "$@"

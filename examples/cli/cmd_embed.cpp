@@ -1,16 +1,225 @@
-// Placeholder until the owning issue lands: the subcommand exists and says so.
+// tagmap embed: embeddings and taggrams of audio files as .npy, for one or several
+// models in one run (each model loaded once, each file decoded and resampled once).
+//
+// Output naming (docs/cli.md): OUT/<model id>/<relative path>.{embedding,taggram}.npy,
+// where <relative path> is the file name for a file argument and the path below the
+// directory for files found in a directory argument, extension included, so a.mp3 and
+// a.wav do not collide (a.mp3.embedding.npy, a.wav.embedding.npy).
+#include <cmath>
+#include <cstdio>
+#include <filesystem>
 #include <iostream>
+#include <map>
+#include <string>
+#include <vector>
 
+#include <tagmap/embed/pipeline.hpp>
+#include "cli_inputs.hpp"
+#include "cli_models.hpp"
+#include "cli_npy.hpp"
+#include "cli_progress.hpp"
 #include "commands.hpp"
 
 namespace tagmap::cli {
+namespace {
+
+struct EmbedArgs {
+    std::vector<std::string> inputs;
+    std::string model;
+    std::vector<std::string> models;
+    std::string weights;
+    std::string weights_dir = "weights";
+    std::string out = "embeddings";
+    bool per_chunk = false;
+    std::string aggregate = "mean";
+    double overlap = 0.0;
+    bool skip_existing = false;
+    bool quiet = false;
+};
+
+std::filesystem::path output_path(const EmbedArgs& a, const std::string& model_id,
+                                  const InputFile& f, const char* kind) {
+    return std::filesystem::path(a.out) / model_id / (f.relative.string() + "." + kind + ".npy");
+}
+
+struct ModelTally {
+    std::size_t ok = 0, failed = 0, skipped = 0;
+};
+
+int run_embed(const EmbedArgs& a) {
+    auto ids = model_list(a.models);
+    if (!a.model.empty()) {
+        if (!ids.empty()) throw InvalidArgument("give either --model or --models, not both");
+        ids.push_back(a.model);
+    }
+    if (a.overlap < 0.0 || a.overlap >= 1.0)
+        throw InvalidArgument("--overlap must be in [0, 1), got " + std::to_string(a.overlap));
+    const auto files = collect_inputs(a.inputs);
+    auto loaded = load_models(ids, a.weights, a.weights_dir);
+
+    std::vector<models::AnyModel*> all_models;
+    for (auto& m : loaded) all_models.push_back(m.model.get());
+    std::map<std::string, ModelTally> tally;
+    std::uintmax_t total_bytes = 0;
+    for (const auto& f : files) {
+        std::error_code ec;
+        const auto size = std::filesystem::file_size(f.path, ec);
+        total_bytes += ec ? 0 : size;
+    }
+    Progress progress(files.size(), total_bytes, a.quiet);
+
+    std::map<std::string, std::string> claimed;  // output name -> the input that owns it
+    for (const auto& f : files) {
+        std::error_code ec;
+        // Two inputs with the same relative path (x/a.wav and y/a.wav given as files)
+        // would write the same outputs: the later one fails instead of overwriting.
+        const auto [owner, fresh] = claimed.emplace(f.relative.generic_string(), f.path.string());
+        if (!fresh) {
+            for (const auto& m : loaded) ++tally[m.id].failed;
+            progress.message("FAILED " + f.path.string() +
+                             ": its outputs would overwrite those of " + owner->second +
+                             " (same relative name; pass their directory instead)");
+            progress.file_done(f.relative.string(), 0, 0.0, "FAILED");
+            continue;
+        }
+        std::uintmax_t bytes = std::filesystem::file_size(f.path, ec);
+        if (ec) bytes = 0;
+        // Which models still need this file?
+        std::vector<models::AnyModel*> todo;
+        std::vector<std::size_t> todo_index;
+        for (std::size_t i = 0; i < loaded.size(); ++i) {
+            const bool done =
+                a.skip_existing &&
+                std::filesystem::exists(output_path(a, loaded[i].id, f, "embedding")) &&
+                std::filesystem::exists(output_path(a, loaded[i].id, f, "taggram"));
+            if (done) {
+                ++tally[loaded[i].id].skipped;
+            } else {
+                todo.push_back(all_models[i]);
+                todo_index.push_back(i);
+            }
+        }
+        if (todo.empty()) {
+            progress.file_done(f.relative.string(), bytes, 0.0, "skipped");
+            continue;
+        }
+        // Per-model results, written only when the whole file went through.
+        std::vector<embed::ChunkMatrix> per(todo.size());
+        std::vector<embed::TrackAggregate> track;
+        for (std::size_t j = 0; j < todo.size(); ++j) {
+            per[j].n_tags = todo[j]->n_tags();
+            per[j].embedding_dim = todo[j]->embedding_dim();
+            track.emplace_back(todo[j]->n_tags(), todo[j]->embedding_dim());
+        }
+        try {
+            // Overlap is a fraction of each model's own window.
+            std::vector<embed::ChunkEmbedder<models::AnyModel>> embedders;
+            embedders.reserve(todo.size());
+            for (auto* m : todo) {
+                const auto window = m->input_samples();
+                const auto hop = static_cast<std::size_t>(
+                    std::max(1.0, std::round(static_cast<double>(window) * (1.0 - a.overlap))));
+                embedders.emplace_back(*m, embed::ChunkOptions{hop});
+            }
+            auto sink_for = [&](std::size_t j) {
+                return [&, j](const embed::ChunkResult& r) {
+                    if (a.per_chunk)
+                        per[j].append(r);
+                    else
+                        track[j].add(r.taggram, r.embedding);
+                };
+            };
+            const auto report = audio::read_resampled(f.path, [&](std::span<const float> block) {
+                for (std::size_t j = 0; j < embedders.size(); ++j)
+                    embedders[j].push(block, sink_for(j));
+            });
+            for (std::size_t j = 0; j < embedders.size(); ++j) embedders[j].finish(sink_for(j));
+            if (report.near_silent())
+                progress.message("warning: near-silent audio (peak " +
+                                 std::to_string(20 * std::log10(std::max(report.peak, 1e-12f))) +
+                                 " dBFS), processed anyway: " + f.path.string());
+            if (report.recovered_errors > 0)
+                progress.message("warning: " + std::to_string(report.recovered_errors) +
+                                 " damaged block(s) skipped by the decoder: " + f.path.string());
+            for (std::size_t j = 0; j < todo.size(); ++j) {
+                const auto& id = loaded[todo_index[j]].id;
+                const auto emb_path = output_path(a, id, f, "embedding");
+                const auto tag_path = output_path(a, id, f, "taggram");
+                if (a.per_chunk) {
+                    write_npy_atomic(tag_path, per[j].taggrams, {per[j].chunks, per[j].n_tags});
+                    write_npy_atomic(emb_path, per[j].embeddings,
+                                     {per[j].chunks, per[j].embedding_dim});
+                } else {
+                    auto pick = [&](std::vector<float> mean, std::vector<float> max) {
+                        if (a.aggregate == "max") return max;
+                        if (a.aggregate == "meanmax")
+                            mean.insert(mean.end(), max.begin(), max.end());
+                        return mean;
+                    };
+                    const auto tg = pick(track[j].taggram_mean(), track[j].taggram_max());
+                    const auto em = pick(track[j].embedding_mean(), track[j].embedding_max());
+                    write_npy_atomic(tag_path, tg, {tg.size()});
+                    write_npy_atomic(emb_path, em, {em.size()});
+                }
+                ++tally[id].ok;
+            }
+            progress.file_done(f.relative.string(), bytes, report.seconds(), "ok");
+        } catch (const std::exception& e) {
+            for (std::size_t j = 0; j < todo.size(); ++j) ++tally[loaded[todo_index[j]].id].failed;
+            progress.message("FAILED " + f.path.string() + ": " + e.what());
+            progress.file_done(f.relative.string(), bytes, 0.0, "FAILED");
+        }
+    }
+
+    bool any_failed = false;
+    for (const auto& m : loaded) {
+        const auto& t = tally[m.id];
+        any_failed = any_failed || t.failed > 0;
+        std::fprintf(stderr, "%s: %zu ok, %zu failed, %zu skipped -> %s\n", m.id.c_str(), t.ok,
+                     t.failed, t.skipped, (std::filesystem::path(a.out) / m.id).string().c_str());
+    }
+    if (!a.quiet)
+        std::fprintf(stderr, "%zu file(s), %.1f s of audio in %.1f s (%.1f s audio/s)\n",
+                     files.size(), progress.audio_seconds(), progress.seconds(),
+                     progress.seconds() > 0 ? progress.audio_seconds() / progress.seconds() : 0.0);
+    return any_failed ? 1 : 0;
+}
+
+}  // namespace
 
 void add_embed_command(CLI::App& app) {
-    auto* cmd = app.add_subcommand("embed", "(not available yet)");
-    cmd->allow_extras();
-    cmd->callback([] {
-        std::cerr << "tagmap embed: not available in this build yet\n";
-        std::exit(2);
+    auto args = std::make_shared<EmbedArgs>();
+    auto* cmd = app.add_subcommand(
+        "embed", "Write embeddings and taggrams of audio files (or folders) as .npy");
+    cmd->add_option("inputs", args->inputs, "Audio files and/or directories (walked recursively)")
+        ->required();
+    cmd->add_option("--model", args->model,
+                    "Model id (musicnn-mtat, musicnn-msd, vgg-mtat, vgg-msd)");
+    cmd->add_option("--models", args->models,
+                    "Several model ids, comma-separated: one decode per file")
+        ->delimiter(',');
+    cmd->add_option("--weights", args->weights, "Weight file (.tmw or .pth) for a single --model");
+    cmd->add_option("--weights-dir", args->weights_dir,
+                    "Directory holding <model id>.tmw (or .pth)")
+        ->capture_default_str();
+    cmd->add_option("-o,--out", args->out, "Output directory: OUT/<model>/<relative path>.*.npy")
+        ->capture_default_str();
+    cmd->add_flag("--per-chunk", args->per_chunk,
+                  "One row per chunk (n_chunks x dim) instead of one track-level vector");
+    cmd->add_option("--aggregate", args->aggregate,
+                    "Track-level summary over chunks: mean, max, or meanmax (mean then max)")
+        ->capture_default_str()
+        ->check(CLI::IsMember({"mean", "max", "meanmax"}));
+    cmd->add_option("--overlap", args->overlap,
+                    "Overlap of consecutive chunks, fraction of the window in [0, 1)")
+        ->capture_default_str();
+    cmd->add_flag("--skip-existing", args->skip_existing,
+                  "Skip (file, model) pairs whose two outputs already exist");
+    cmd->add_flag("-q,--quiet", args->quiet,
+                  "No progress output (failures and summary still shown)");
+    cmd->callback([args] {
+        const int code = run_embed(*args);
+        if (code != 0) throw CLI::RuntimeError(code);
     });
 }
 

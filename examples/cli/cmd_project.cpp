@@ -1,16 +1,293 @@
-// Placeholder until the owning issue lands: the subcommand exists and says so.
+// tagmap project: UMAP or t-SNE map of an N x D .npy matrix (float32 or float64) to an
+// N x dims .npy matrix of the same dtype. Options and timing go to stderr.
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
 #include <iostream>
+#include <string>
+#include <vector>
 
+#include <Eigen/Core>
+#include <xtensor/xadapt.hpp>
+#include <xtensor/xarray.hpp>
+#include <xtensor/xnpy.hpp>
+#include <xtensor/xview.hpp>
+
+#include <tagmap/core/error.hpp>
+#include <tagmap/project/umap.hpp>
 #include "commands.hpp"
+#if __has_include(<tagmap/project/tsne.hpp>)
+#include <tagmap/project/tsne.hpp>
+#define TAGMAP_CLI_HAS_TSNE 1
+#endif
 
 namespace tagmap::cli {
+namespace {
+
+struct ProjectArgs {
+    std::string method = "umap";
+    int dims = 2;
+    std::string in, out;
+    std::uint64_t seed = 42;
+    int threads = 0;
+    std::string metric = "euclidean";
+    int n_neighbors = 15;
+    double min_dist = 0.1;
+    double spread = 1.0;
+    int epochs = 0;
+    double perplexity = 30;
+    int iterations = 750;
+    bool quiet = false;
+};
+
+/// The dtype of an .npy file ("<f4", "<f8", ...) from its header, checked before loading so
+/// that a wrong type gets a clear message instead of xtensor's.
+std::string npy_dtype(const std::string& path) {
+    std::ifstream in(path, std::ios::binary);
+    if (!in) throw IoError("cannot open " + path);
+    char magic[10] = {};
+    in.read(magic, 10);
+    if (in.gcount() != 10 || std::string(magic + 1, 5) != "NUMPY")
+        throw FormatError(path + " is not an .npy file");
+    std::size_t header_len = static_cast<unsigned char>(magic[8]) |
+                             (std::size_t(static_cast<unsigned char>(magic[9])) << 8);
+    if (magic[6] >= 2) {  // version 2/3: 4-byte header length
+        char more[2] = {};
+        in.read(more, 2);
+        header_len |= (std::size_t(static_cast<unsigned char>(more[0])) << 16) |
+                      (std::size_t(static_cast<unsigned char>(more[1])) << 24);
+    }
+    std::string header(header_len, '\0');
+    in.read(header.data(), std::streamsize(header_len));
+    const auto key = header.find("'descr'");
+    if (key == std::string::npos) throw FormatError(path + ": .npy header has no descr");
+    const auto open = header.find('\'', header.find(':', key) + 1);
+    const auto close = header.find('\'', open + 1);
+    if (open == std::string::npos || close == std::string::npos)
+        throw FormatError(path + ": malformed .npy header");
+    return header.substr(open + 1, close - open - 1);
+}
+
+template <class T>
+using RowMatrix = Eigen::Matrix<T, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
+
+template <class T>
+RowMatrix<T> load_matrix(const std::string& path) {
+    xt::xarray<T> array;
+    try {
+        array = xt::load_npy<T>(path);
+    } catch (const std::exception& e) {
+        throw FormatError(path + ": cannot read .npy: " + e.what());
+    }
+    if (array.dimension() != 2)
+        throw FormatError(path + ": expected a 2-D matrix (points x features), got " +
+                          std::to_string(array.dimension()) + " dimensions");
+    RowMatrix<T> X(array.shape()[0], array.shape()[1]);
+    for (std::size_t i = 0; i < array.shape()[0]; ++i)
+        for (std::size_t j = 0; j < array.shape()[1]; ++j)
+            X(Eigen::Index(i), Eigen::Index(j)) = array(i, j);
+    return X;
+}
+
+/// Stacks the `*.embedding.npy` files that `tagmap embed` wrote below `dir` (sorted,
+/// recursive) into one matrix: a track-level vector is one row, a per-chunk matrix gives
+/// one row per chunk. `names` receives one label per row (relative path, and #chunk).
+RowMatrix<float> load_embedding_dir(const std::filesystem::path& dir,
+                                    std::vector<std::string>& names) {
+    namespace fs = std::filesystem;
+    const std::string suffix = ".embedding.npy";
+    std::vector<fs::path> files;
+    for (const auto& entry : fs::recursive_directory_iterator(dir)) {
+        const std::string name = entry.path().filename().string();
+        if (entry.is_regular_file() && name.size() > suffix.size() &&
+            name.compare(name.size() - suffix.size(), suffix.size(), suffix) == 0)
+            files.push_back(entry.path());
+    }
+    std::sort(files.begin(), files.end());
+    if (files.empty())
+        throw InvalidArgument("no *" + suffix + " files below " + dir.string() +
+                              " (write them with tagmap embed)");
+    std::vector<std::vector<float>> rows;
+    for (const auto& file : files) {
+        if (npy_dtype(file.string()) != "<f4")
+            throw FormatError(file.string() + ": expected float32 embeddings");
+        const std::string label = fs::relative(file, dir).string();
+        const std::string stem = label.substr(0, label.size() - suffix.size());
+        xt::xarray<float> a = xt::load_npy<float>(file.string());
+        if (a.dimension() == 1) {
+            rows.emplace_back(a.begin(), a.end());
+            names.push_back(stem);
+        } else if (a.dimension() == 2) {
+            for (std::size_t i = 0; i < a.shape()[0]; ++i) {
+                auto row = xt::row(a, static_cast<std::ptrdiff_t>(i));
+                rows.emplace_back(row.begin(), row.end());
+                names.push_back(stem + "#" + std::to_string(i));
+            }
+        } else {
+            throw FormatError(file.string() + ": expected a vector or a chunks x dims matrix");
+        }
+        if (rows.back().size() != rows.front().size())
+            throw FormatError(file.string() + ": embedding length " +
+                              std::to_string(rows.back().size()) + " differs from " +
+                              std::to_string(rows.front().size()) + " (mixed models?)");
+    }
+    RowMatrix<float> X(Eigen::Index(rows.size()), Eigen::Index(rows.front().size()));
+    for (std::size_t i = 0; i < rows.size(); ++i)
+        for (std::size_t j = 0; j < rows[i].size(); ++j)
+            X(Eigen::Index(i), Eigen::Index(j)) = rows[i][j];
+    return X;
+}
+
+template <class T>
+void save_matrix(const std::string& path,
+                 const Eigen::Matrix<T, Eigen::Dynamic, Eigen::Dynamic>& Y) {
+    std::vector<std::size_t> shape = {std::size_t(Y.rows()), std::size_t(Y.cols())};
+    xt::xarray<T> array = xt::zeros<T>(shape);
+    for (Eigen::Index i = 0; i < Y.rows(); ++i)
+        for (Eigen::Index j = 0; j < Y.cols(); ++j) array(std::size_t(i), std::size_t(j)) = Y(i, j);
+    // Write beside the target, then rename: a failed run never leaves a half-written file.
+    const std::string tmp = path + ".partial";
+    try {
+        xt::dump_npy(tmp, array);
+    } catch (const std::exception& e) {
+        std::error_code ignored;
+        std::filesystem::remove(tmp, ignored);
+        throw IoError("cannot write " + path + ": " + e.what());
+    }
+    std::error_code ec;
+    std::filesystem::rename(tmp, path, ec);
+    if (ec) {
+        std::filesystem::remove(tmp, ec);
+        throw IoError("cannot write " + path + ": " + ec.message());
+    }
+}
+
+project::Metric parse_metric(const std::string& name) {
+    if (name == "euclidean") return project::Metric::euclidean;
+    if (name == "cosine") return project::Metric::cosine;
+    throw InvalidArgument("unknown metric " + name);
+}
+
+template <class T>
+void run_project(const ProjectArgs& args) {
+    std::vector<std::string> names;
+    const RowMatrix<T> X = std::filesystem::is_directory(args.in)
+                               ? RowMatrix<T>(load_embedding_dir(args.in, names).template cast<T>())
+                               : load_matrix<T>(args.in);
+    using Clock = std::chrono::steady_clock;
+    const auto start = Clock::now();
+    Eigen::Matrix<T, Eigen::Dynamic, Eigen::Dynamic> Y;
+    std::cerr << "tagmap project: " << args.in << " (" << X.rows() << " x " << X.cols() << ", "
+              << (sizeof(T) == 4 ? "float32" : "float64") << ") method=" << args.method
+              << " dims=" << args.dims << " metric=" << args.metric << " seed=" << args.seed
+              << " threads=" << project::resolve_threads(args.threads);
+    if (args.method == "umap") {
+        project::UmapOptions o;
+        o.dims = args.dims;
+        o.n_neighbors = args.n_neighbors;
+        o.min_dist = args.min_dist;
+        o.spread = args.spread;
+        o.metric = parse_metric(args.metric);
+        o.seed = args.seed;
+        o.threads = args.threads;
+        o.n_epochs = args.epochs;
+        std::cerr << " n_neighbors=" << o.n_neighbors << " min_dist=" << o.min_dist
+                  << " spread=" << o.spread << " epochs="
+                  << (o.n_epochs > 0 ? std::to_string(o.n_epochs) : std::string("auto")) << '\n';
+        if (!args.quiet)
+            o.progress = [](int epoch, int total) {
+                if (epoch == total || epoch % 50 == 0)
+                    std::cerr << "  epoch " << epoch << " / " << total << '\n';
+            };
+        Y = project::umap(X, o);
+    } else {
+#ifdef TAGMAP_CLI_HAS_TSNE
+        project::TsneOptions o;
+        o.dims = args.dims;
+        o.perplexity = args.perplexity;
+        o.n_iter = args.iterations;
+        o.metric = parse_metric(args.metric);
+        o.seed = args.seed;
+        o.threads = args.threads;
+        std::cerr << " perplexity=" << o.perplexity << " iterations=" << o.n_iter << '\n';
+        if (!args.quiet)
+            o.progress = [](int iter, double kl) {
+                std::cerr << "  iteration " << iter << "  KL " << kl << '\n';
+            };
+        Y = project::tsne(X, o);
+#else
+        throw UnsupportedError("t-SNE is not available in this build");
+#endif
+    }
+    const double seconds = std::chrono::duration<double>(Clock::now() - start).count();
+    save_matrix<T>(args.out, Y);
+    if (!names.empty()) {  // row labels of a stacked folder, in the order of the map's rows
+        std::ofstream labels(args.out + ".rows.txt");
+        for (const auto& name : names) labels << name << '\n';
+        if (!labels) throw IoError("cannot write " + args.out + ".rows.txt");
+    }
+    std::cerr << "tagmap project: wrote " << args.out << " (" << Y.rows() << " x " << Y.cols()
+              << ") in " << seconds << " s\n";
+}
+
+}  // namespace
 
 void add_project_command(CLI::App& app) {
-    auto* cmd = app.add_subcommand("project", "(not available yet)");
-    cmd->allow_extras();
-    cmd->callback([] {
-        std::cerr << "tagmap project: not available in this build yet\n";
-        std::exit(2);
+    auto args = std::make_shared<ProjectArgs>();
+    auto* cmd = app.add_subcommand(
+        "project", "UMAP or t-SNE map of an N x D .npy matrix (float32/float64) to N x dims");
+    cmd->add_option("--method", args->method, "umap or tsne")
+        ->check(CLI::IsMember({"umap", "tsne"}))
+        ->capture_default_str();
+    cmd->add_option("--dims", args->dims, "output dimensions")
+        ->check(CLI::IsMember({2, 3}))
+        ->capture_default_str();
+    cmd->add_option("--in", args->in,
+                    "input .npy (rows are points), or a folder of tagmap embed outputs "
+                    "(*.embedding.npy, stacked; row labels go to OUT.rows.txt)")
+        ->required();
+    cmd->add_option("--out", args->out, "output .npy (N x dims, input dtype)")->required();
+    cmd->add_option("--seed", args->seed, "random seed (same seed, same map)")
+        ->capture_default_str();
+    cmd->add_option("--threads", args->threads,
+                    "worker threads, 0 = all cores (the map does "
+                    "not depend on it)")
+        ->check(CLI::NonNegativeNumber)
+        ->capture_default_str();
+    cmd->add_option("--metric", args->metric, "input metric")
+        ->check(CLI::IsMember({"euclidean", "cosine"}))
+        ->capture_default_str();
+    cmd->add_option("--n-neighbors", args->n_neighbors, "UMAP: neighbours (counting the point)")
+        ->check(CLI::Range(2, 1000))
+        ->capture_default_str();
+    cmd->add_option("--min-dist", args->min_dist, "UMAP: minimum distance in the map")
+        ->check(CLI::Range(0.0, 100.0))
+        ->capture_default_str();
+    cmd->add_option("--spread", args->spread, "UMAP: scale of the map")->capture_default_str();
+    cmd->add_option("--epochs", args->epochs,
+                    "UMAP: SGD epochs, 0 = 500 up to 10,000 points, else 200")
+        ->check(CLI::NonNegativeNumber)
+        ->capture_default_str();
+    cmd->add_option("--perplexity", args->perplexity, "t-SNE: perplexity")
+        ->check(CLI::PositiveNumber)
+        ->capture_default_str();
+    cmd->add_option("--iterations", args->iterations, "t-SNE: iterations")
+        ->check(CLI::PositiveNumber)
+        ->capture_default_str();
+    cmd->add_flag("--quiet", args->quiet, "no progress on stderr");
+    cmd->callback([args] {
+        if (!std::filesystem::exists(args->in)) throw IoError("no such file: " + args->in);
+        if (std::filesystem::is_directory(args->in)) return run_project<float>(*args);
+        const std::string dtype = npy_dtype(args->in);
+        if (dtype == "<f4")
+            run_project<float>(*args);
+        else if (dtype == "<f8")
+            run_project<double>(*args);
+        else
+            throw FormatError(args->in + " has dtype " + dtype +
+                              "; expected float32 (<f4) or float64 (<f8)");
     });
 }
 

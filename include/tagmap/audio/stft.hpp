@@ -9,7 +9,7 @@
 #include <string>
 #include <vector>
 
-#include "tagmap/audio/fftw_plan.hpp"
+#include "tagmap/core/fftw_plan.hpp"
 #include "tagmap/core/error.hpp"
 
 namespace tagmap::audio {

@@ -19,7 +19,7 @@
 
 #include "tagmap/core/error.hpp"
 
-namespace tagmap::audio {
+namespace tagmap {
 
 /// The one process-wide lock around FFTW plan creation and destruction.
 inline std::mutex& fftw_planner_mutex() {
@@ -123,4 +123,4 @@ class RealFftPlan {
     int n_ = 0;
 };
 
-}  // namespace tagmap::audio
+}  // namespace tagmap

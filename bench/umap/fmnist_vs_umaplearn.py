@@ -1,0 +1,111 @@
+#!/usr/bin/python3
+"""tagmap UMAP vs umap-learn on Fashion-MNIST (Debian dataset-fashion-mnist, 70,000 x 784,
+pixels / 255), side by side in one run. Run by hand (never by CI) with the system Python:
+
+    /usr/bin/python3 bench/umap/fmnist_vs_umaplearn.py --tagmap build/bin/tagmap [--threads 2]
+
+Prints for each: wall time of the projection (tagmap: the CLI's own timing, excluding .npy
+I/O; umap-learn: fit_transform), kNN15 preservation (5,000 sampled points, exact neighbours
+among all 70,000 in both spaces), 10NN accuracy (classifier fitted on map rows 0-59,999,
+scored on 60,000-69,999), and the time ratio. umap-learn runs without random_state so it
+may use all cores (with a seed it is single-threaded); tagmap uses --threads and --seed.
+Options: --n N to use the first N rows only (quick check), --skip-umap-learn.
+"""
+import argparse
+import gzip
+import os
+import re
+import subprocess
+import sys
+import tempfile
+import time
+
+import numpy as np
+from sklearn.neighbors import KNeighborsClassifier, NearestNeighbors
+
+DATA = "/usr/share/datasets/fashion-mnist"
+
+
+def load_idx(name):
+    with gzip.open(os.path.join(DATA, name), "rb") as f:
+        raw = f.read()
+    ndim = raw[3]
+    shape = [int.from_bytes(raw[4 + 4 * i: 8 + 4 * i], "big") for i in range(ndim)]
+    return np.frombuffer(raw, dtype=np.uint8, offset=4 + 4 * ndim).reshape(shape)
+
+
+def load_fmnist():
+    x = np.vstack([load_idx("train-images-idx3-ubyte.gz").reshape(-1, 784),
+                   load_idx("t10k-images-idx3-ubyte.gz").reshape(-1, 784)])
+    y = np.concatenate([load_idx("train-labels-idx1-ubyte.gz"),
+                        load_idx("t10k-labels-idx1-ubyte.gz")])
+    return (x.astype(np.float32) / 255.0), y.astype(np.int64)
+
+
+def preservation(high, low, k=15, sample=5000, seed=0):
+    rng = np.random.RandomState(seed)
+    idx = rng.choice(high.shape[0], size=min(sample, high.shape[0]), replace=False)
+    nh = NearestNeighbors(n_neighbors=k + 1, algorithm="brute").fit(high)
+    nl = NearestNeighbors(n_neighbors=k + 1, algorithm="brute").fit(low)
+    ih = nh.kneighbors(high[idx], return_distance=False)
+    il = nl.kneighbors(low[idx], return_distance=False)
+    total = 0.0
+    for row, a, b in zip(idx, ih, il):
+        sa = [j for j in a.tolist() if j != row][:k]
+        sb = [j for j in b.tolist() if j != row][:k]
+        total += len(set(sa) & set(sb)) / k
+    return total / len(idx)
+
+
+def accuracy(emb, labels, n_train):
+    clf = KNeighborsClassifier(n_neighbors=10).fit(emb[:n_train], labels[:n_train])
+    return clf.score(emb[n_train:], labels[n_train:])
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--tagmap", default="build/bin/tagmap")
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--seed", type=int, default=42)
+    ap.add_argument("--n", type=int, default=0)
+    ap.add_argument("--skip-umap-learn", action="store_true")
+    args = ap.parse_args()
+
+    x, y = load_fmnist()
+    if args.n:
+        x, y = x[:args.n], y[:args.n]
+    n_train = int(round(x.shape[0] * 6 / 7))
+    print(f"Fashion-MNIST {x.shape[0]} x {x.shape[1]}, {os.cpu_count()} cores, "
+          f"threads={args.threads}", flush=True)
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        xin, yout = os.path.join(tmp, "x.npy"), os.path.join(tmp, "y.npy")
+        np.save(xin, x)
+        t0 = time.perf_counter()
+        proc = subprocess.run([args.tagmap, "project", "--method", "umap", "--in", xin,
+                               "--out", yout, "--seed", str(args.seed), "--threads",
+                               str(args.threads), "--quiet"], capture_output=True, text=True)
+        wall = time.perf_counter() - t0
+        if proc.returncode != 0:
+            sys.exit("tagmap failed: " + proc.stderr)
+        m = re.search(r"in ([0-9.eE+-]+) s", proc.stderr)
+        seconds = float(m.group(1)) if m else wall
+        emb = np.load(yout)
+        rows.append(("tagmap", seconds, preservation(x, emb), accuracy(emb, y, n_train)))
+        print(f"tagmap      {seconds:7.2f} s (process wall {wall:.2f} s)", flush=True)
+    if not args.skip_umap_learn:
+        import umap
+        t0 = time.perf_counter()
+        emb = umap.UMAP(n_neighbors=15, min_dist=0.1).fit_transform(x)
+        seconds = time.perf_counter() - t0
+        rows.append(("umap-learn", seconds, preservation(x, emb), accuracy(emb, y, n_train)))
+        print(f"umap-learn  {seconds:7.2f} s", flush=True)
+    print(f"{'':12}{'time s':>9}{'kNN15 pres.':>13}{'10NN acc.':>11}")
+    for name, t, p, a in rows:
+        print(f"{name:12}{t:9.2f}{p:13.4f}{a:11.4f}")
+    if len(rows) == 2:
+        print(f"time ratio umap-learn / tagmap: {rows[1][1] / rows[0][1]:.2f}x")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,72 @@
+// Loading models for the CLI: ids, weight files (--weights FILE for one model, else
+// <weights dir>/<id>.tmw, falling back to <id>.pth), tag lists.
+#pragma once
+
+#include <algorithm>
+#include <filesystem>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <tagmap/core/error.hpp>
+#include <tagmap/models/registry.hpp>
+#include <tagmap/weights/weight_file.hpp>
+
+namespace tagmap::cli {
+
+struct LoadedModel {
+    std::string id;
+    std::filesystem::path weights_path;
+    weights::WeightFile weights;  // kept alive with the model that was bound to it
+    std::unique_ptr<models::AnyModel> model;
+};
+
+inline std::filesystem::path weights_for(const std::string& id, const std::string& weights_file,
+                                         const std::string& weights_dir) {
+    if (!weights_file.empty()) return weights_file;
+    const std::filesystem::path dir(weights_dir.empty() ? "weights" : weights_dir);
+    const auto tmw = dir / (id + ".tmw");
+    if (std::filesystem::exists(tmw)) return tmw;
+    const auto pth = dir / (id + ".pth");
+    if (std::filesystem::exists(pth)) return pth;
+    throw IoError("no weights for model '" + id + "': tried " + tmw.string() + " and " +
+                  pth.string() + " (use --weights-dir DIR or --weights FILE)");
+}
+
+/// Splits "a,b" lists and removes duplicates, keeping order.
+inline std::vector<std::string> model_list(const std::vector<std::string>& raw) {
+    std::vector<std::string> ids;
+    for (const auto& item : raw) {
+        std::size_t start = 0;
+        while (start <= item.size()) {
+            const std::size_t comma = item.find(',', start);
+            const std::string id =
+                item.substr(start, comma == std::string::npos ? std::string::npos : comma - start);
+            if (!id.empty() && std::find(ids.begin(), ids.end(), id) == ids.end())
+                ids.push_back(id);
+            if (comma == std::string::npos) break;
+            start = comma + 1;
+        }
+    }
+    return ids;
+}
+
+inline std::vector<LoadedModel> load_models(const std::vector<std::string>& ids,
+                                            const std::string& weights_file,
+                                            const std::string& weights_dir) {
+    if (ids.empty()) throw InvalidArgument("no model given (--model ID or --models A,B)");
+    if (!weights_file.empty() && ids.size() != 1)
+        throw InvalidArgument(
+            "--weights FILE needs exactly one model; with several, use "
+            "--weights-dir DIR holding <model id>.tmw");
+    std::vector<LoadedModel> loaded;
+    for (const auto& id : ids) {
+        const auto path = weights_for(id, weights_file, weights_dir);
+        LoadedModel m{id, path, weights::WeightFile::load(path), nullptr};
+        m.model = models::make_model(id, m.weights);
+        loaded.push_back(std::move(m));
+    }
+    return loaded;
+}
+
+}  // namespace tagmap::cli

@@ -1,0 +1,120 @@
+// The models by id, behind one runtime interface, for apps and the CLI that pick a
+// model at run time. Compile-time users can use the types in musicnn.hpp / vgg.hpp.
+#pragma once
+
+#include <array>
+#include <memory>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "tagmap/core/error.hpp"
+#include "tagmap/models/musicnn.hpp"
+#include "tagmap/models/vgg.hpp"
+#include "tagmap/weights/weight_file.hpp"
+
+namespace tagmap::models {
+
+class AnyModel {
+  public:
+    virtual ~AnyModel() = default;
+    virtual std::string_view id() const = 0;
+    virtual std::size_t input_samples() const = 0;  // 16 kHz samples per chunk
+    virtual std::size_t n_tags() const = 0;
+    virtual std::size_t embedding_dim() const = 0;
+    virtual std::string_view tag_set() const = 0;  // "mtat" or "msd": tags/<set>.txt
+    /// One chunk (exactly input_samples() samples); outputs sized n_tags()/embedding_dim().
+    virtual void forward(std::span<const float> chunk, std::span<float> taggram,
+                         std::span<float> embedding) = 0;
+    /// n chunks back to back (n*input_samples()), outputs n*n_tags() and n*embedding_dim().
+    virtual void forward_batch(std::span<const float> chunks, std::size_t n,
+                               std::span<float> taggrams, std::span<float> embeddings) = 0;
+};
+
+namespace detail {
+template <class Model>
+class ModelHandle final : public AnyModel {
+  public:
+    ModelHandle(std::string_view id, std::string_view tag_set) : id_(id), tag_set_(tag_set) {}
+    std::string_view id() const override { return id_; }
+    std::size_t input_samples() const override { return Model::input_samples; }
+    std::size_t n_tags() const override { return Model::n_tags; }
+    std::size_t embedding_dim() const override { return Model::embedding_dim; }
+    std::string_view tag_set() const override { return tag_set_; }
+    void forward(std::span<const float> chunk, std::span<float> taggram,
+                 std::span<float> embedding) override {
+        model_.forward(chunk, taggram, embedding);
+    }
+    void forward_batch(std::span<const float> chunks, std::size_t n, std::span<float> taggrams,
+                       std::span<float> embeddings) override {
+        model_.forward_batch(chunks, n, taggrams, embeddings);
+    }
+    Model& model() { return model_; }
+
+  private:
+    std::string_view id_, tag_set_;
+    Model model_;
+};
+
+struct ModelEntry {
+    std::string_view id;
+    std::string_view tag_set;
+    std::unique_ptr<AnyModel> (*make)(std::string_view id, std::string_view tag_set,
+                                      const weights::WeightFile& w);
+    std::vector<std::string> (*check)(const weights::WeightFile& w);
+};
+
+template <class Model>
+std::unique_ptr<AnyModel> make_bound(std::string_view id, std::string_view tag_set,
+                                     const weights::WeightFile& w) {
+    auto handle = std::make_unique<ModelHandle<Model>>(id, tag_set);
+    handle->model().bind(w);
+    return handle;
+}
+
+template <class Model>
+ModelEntry entry(std::string_view id, std::string_view tag_set) {
+    return {id, tag_set, &make_bound<Model>, &Model::check_weights};
+}
+
+inline const std::array<ModelEntry, 4>& model_table() {
+    static const std::array<ModelEntry, 4> table = {
+        entry<MusicnnMtat>("musicnn-mtat", "mtat"),
+        entry<MusicnnMsd>("musicnn-msd", "msd"),
+        entry<VggMtat>("vgg-mtat", "mtat"),
+        entry<VggMsd>("vgg-msd", "msd"),
+    };
+    return table;
+}
+
+inline const ModelEntry& find_model(std::string_view id) {
+    std::string known;
+    for (const auto& e : model_table()) {
+        if (e.id == id) return e;
+        known += (known.empty() ? "" : ", ") + std::string(e.id);
+    }
+    throw InvalidArgument("unknown model id '" + std::string(id) + "' (known: " + known + ")");
+}
+}  // namespace detail
+
+/// musicnn-mtat, musicnn-msd, vgg-mtat, vgg-msd.
+inline std::span<const std::string_view> model_ids() {
+    static constexpr std::array<std::string_view, 4> ids = {"musicnn-mtat", "musicnn-msd",
+                                                            "vgg-mtat", "vgg-msd"};
+    return ids;
+}
+
+/// A model bound to `w`. Unknown id -> InvalidArgument listing the known ids; weights
+/// that do not fit -> BindError listing every problem.
+inline std::unique_ptr<AnyModel> make_model(std::string_view id, const weights::WeightFile& w) {
+    const auto& e = detail::find_model(id);
+    return e.make(e.id, e.tag_set, w);
+}
+
+/// One line per missing / unexpected / mis-shaped tensor; empty when the weights fit.
+inline std::vector<std::string> check_weights(std::string_view id, const weights::WeightFile& w) {
+    return detail::find_model(id).check(w);
+}
+
+}  // namespace tagmap::models

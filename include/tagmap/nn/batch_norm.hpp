@@ -1,0 +1,50 @@
+// A standalone inference BatchNorm (per-channel affine from the running statistics),
+// for the places where no Conv or Linear precedes it to fold into, e.g. the
+// `spec_bn` BatchNorm2d(1) applied to the dB spectrogram.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "tagmap/nn/layer.hpp"
+
+namespace tagmap::nn {
+
+template <FixedString Name, std::size_t Channels>
+struct BatchNorm {
+    static constexpr FixedString name = Name;
+
+    template <ShapeType Input>
+    struct on {
+        static_assert(Input::channels == Channels,
+                      "BatchNorm: input channels differ from the layer's num_features");
+        using In = Input;
+        using Out = Input;
+        static constexpr std::size_t param_floats = 2 * Channels;  // scale | shift
+        static constexpr std::size_t work_floats = 0;
+        static constexpr double flops = 2.0 * Input::size;
+
+        const float* params = nullptr;
+
+        void bind(ParamBinder& binder) {
+            float* p = binder.claim(param_floats).data();
+            std::vector<double> scale, shift;
+            read_batch_norm(binder, std::string(Name.view()), Channels, scale, shift);
+            for (std::size_t c = 0; c < Channels; ++c) {
+                p[c] = static_cast<float>(scale[c]);
+                p[Channels + c] = static_cast<float>(shift[c]);
+            }
+            params = p;
+        }
+
+        void forward(const float* in, float* out, float*) const {
+            for (std::size_t c = 0; c < Channels; ++c) {
+                const float a = params[c], b = params[Channels + c];
+                for (std::size_t i = c * Input::plane; i < (c + 1) * Input::plane; ++i)
+                    out[i] = in[i] * a + b;
+            }
+        }
+    };
+};
+
+}  // namespace tagmap::nn

@@ -1,0 +1,104 @@
+// The parts of the t-SNE gradient every method shares (the sparse attractive term, the KL
+// divergence) and the exact O(N^2) repulsive term, which is the oracle for Barnes-Hut and FFT.
+//
+// Conventions (as in bhtsne, FIt-SNE and openTSNE): with w_ij = 1 / (1 + |y_i - y_j|^2) and
+// Z = sum_{i != j} w_ij, the gradient of KL(P || Q) is 4 (attr_i - rep_i / Z) where
+//   attr_i = sum_j p_ij w_ij (y_i - y_j)      (sparse, over the nonzeros of P)
+//   rep_i  = sum_j w_ij^2 (y_i - y_j)          (dense: exact, Barnes-Hut or FFT)
+// The optimiser steps along attr - rep / Z (without the 4), so learning rates match FIt-SNE's.
+#pragma once
+
+#include <cmath>
+#include <cstddef>
+#include <vector>
+
+#include "tagmap/project/parallel.hpp"
+#include "tagmap/project/tsne_affinities.hpp"
+
+namespace tagmap::project::tsne_detail {
+
+/// Points per parallel block; fixed so that results never depend on the thread count.
+inline constexpr std::size_t kBlock = 256;
+
+/// Sum of `values` in a fixed (block, then index) order.
+inline double ordered_sum(const std::vector<double>& values) {
+    double total = 0.0;
+    for (double v : values) total += v;
+    return total;
+}
+
+/// attr_i (scaled by `exaggeration`) into `attr`; returns sum_ij p_ij log w_ij (for the KL).
+template <int D>
+double attraction(const TsneAffinities& P, const double* y, double* attr, double exaggeration,
+                  int threads) {
+    const auto n = static_cast<std::size_t>(P.n);
+    std::vector<double> log_w_terms(n);
+    parallel_for_blocks(n, kBlock, threads, [&](std::size_t, std::size_t begin, std::size_t end) {
+        for (std::size_t i = begin; i < end; ++i) {
+            double force[D] = {};
+            double sum_log = 0.0;
+            const double* yi = y + i * D;
+            for (std::int64_t e = P.row_ptr[i]; e < P.row_ptr[i + 1]; ++e) {
+                const double* yj = y + static_cast<std::size_t>(P.cols[e]) * D;
+                double diff[D];
+                double d2 = 0.0;
+                for (int c = 0; c < D; ++c) {
+                    diff[c] = yi[c] - yj[c];
+                    d2 += diff[c] * diff[c];
+                }
+                const double w = 1.0 / (1.0 + d2);
+                const double pw = P.values[e] * w;
+                for (int c = 0; c < D; ++c) force[c] += pw * diff[c];
+                sum_log -= P.values[e] * std::log1p(d2);
+            }
+            for (int c = 0; c < D; ++c) attr[i * D + c] = exaggeration * force[c];
+            log_w_terms[i] = sum_log;
+        }
+    });
+    return ordered_sum(log_w_terms);
+}
+
+/// sum_ij p_ij log p_ij (a constant of P).
+inline double p_log_p(const TsneAffinities& P) {
+    double total = 0.0;
+    for (double p : P.values)
+        if (p > 0.0) total += p * std::log(p);
+    return total;
+}
+
+/// KL(P || Q) from sum p log p, sum p log w and Z: KL = sum p log p - sum p log w + log Z
+/// (P sums to 1). Exact whenever Z is; with an approximate Z this is openTSNE's estimate.
+inline double kl_divergence(double p_log_p_sum, double p_log_w_sum, double z) {
+    return p_log_p_sum - p_log_w_sum + std::log(z);
+}
+
+/// Exact rep_i = sum_{j != i} w_ij^2 (y_i - y_j) into `rep`; returns Z = sum_{i != j} w_ij.
+template <int D>
+double exact_repulsion(const double* y, std::size_t n, double* rep, int threads) {
+    std::vector<double> z_terms(n);
+    parallel_for_blocks(n, kBlock, threads, [&](std::size_t, std::size_t begin, std::size_t end) {
+        for (std::size_t i = begin; i < end; ++i) {
+            const double* yi = y + i * D;
+            double force[D] = {};
+            double z = 0.0;
+            for (std::size_t j = 0; j < n; ++j) {
+                if (j == i) continue;
+                const double* yj = y + j * D;
+                double diff[D];
+                double d2 = 0.0;
+                for (int c = 0; c < D; ++c) {
+                    diff[c] = yi[c] - yj[c];
+                    d2 += diff[c] * diff[c];
+                }
+                const double w = 1.0 / (1.0 + d2);
+                z += w;
+                for (int c = 0; c < D; ++c) force[c] += w * w * diff[c];
+            }
+            for (int c = 0; c < D; ++c) rep[i * D + c] = force[c];
+            z_terms[i] = z;
+        }
+    });
+    return ordered_sum(z_terms);
+}
+
+}  // namespace tagmap::project::tsne_detail

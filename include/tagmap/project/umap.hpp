@@ -1,0 +1,246 @@
+// UMAP (McInnes, Healy & Melville 2018) over Eigen matrices, following umap-learn 0.5:
+// kNN graph (knn.hpp) -> fuzzy simplicial set (fuzzy_graph.hpp) -> spectral initialisation
+// (spectral.hpp) -> SGD with negative sampling (umap_sgd.hpp); a, b from min_dist and spread
+// (umap_ab.hpp). Deterministic: one seed gives bitwise-identical output at any thread count.
+// See docs/umap.md.
+//
+// API (namespace tagmap::project):
+//   struct UmapOptions;                                   // defaults as umap-learn
+//   template <class Scalar> class Umap {
+//     static Umap fit(X, options);                        // X: N x D, rows are points
+//     const Matrix& embedding() const;                    // N x dims
+//     Matrix transform(Xnew) const;                       // new points into the fitted map
+//     double a() const, b() const; ... };
+//   Matrix umap(X, options);                              // = Umap::fit(X).embedding()
+#pragma once
+
+#include <cmath>
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include <Eigen/Dense>
+
+#include "tagmap/core/error.hpp"
+#include "tagmap/project/fuzzy_graph.hpp"
+#include "tagmap/project/knn.hpp"
+#include "tagmap/project/random.hpp"
+#include "tagmap/project/spectral.hpp"
+#include "tagmap/project/umap_ab.hpp"
+#include "tagmap/project/umap_sgd.hpp"
+
+namespace tagmap::project {
+
+struct UmapOptions {
+    int dims = 2;                       ///< output dimensions (>= 1; 2 and 3 are unrolled)
+    int n_neighbors = 15;               ///< as umap-learn: counts the point itself
+    double min_dist = 0.1;              ///< minimum distance of points in the map
+    double spread = 1.0;                ///< scale of embedded points
+    Metric metric = Metric::euclidean;  ///< input-space metric for the kNN graph
+    std::uint64_t seed = 42;            ///< same seed -> same bits, whatever `threads`
+    int threads = 0;                    ///< 0 = std::thread::hardware_concurrency()
+    int n_epochs = 0;                   ///< 0 = like umap-learn: 500 up to 10,000 points, else 200
+    double learning_rate = 1.0;         ///< initial SGD step (decays linearly to 0)
+    int negative_sample_rate = 5;       ///< negative samples per positive sample
+    /// Called after every SGD epoch with (epoch, n_epochs), from the calling thread.
+    std::function<void(int epoch, int n_epochs)> progress;
+};
+
+namespace umap_detail {
+
+inline void check_options(const UmapOptions& o) {
+    if (o.dims < 1) throw InvalidArgument("UMAP: dims must be >= 1, got " + std::to_string(o.dims));
+    if (o.n_neighbors < 2)
+        throw InvalidArgument("UMAP: n_neighbors must be >= 2, got " +
+                              std::to_string(o.n_neighbors));
+    if (o.n_epochs < 0)
+        throw InvalidArgument("UMAP: n_epochs must be >= 0 (0 = automatic), got " +
+                              std::to_string(o.n_epochs));
+    if (!(o.learning_rate > 0) || !std::isfinite(o.learning_rate))
+        throw InvalidArgument("UMAP: learning_rate must be > 0, got " +
+                              std::to_string(o.learning_rate));
+    if (o.negative_sample_rate < 0)
+        throw InvalidArgument("UMAP: negative_sample_rate must be >= 0, got " +
+                              std::to_string(o.negative_sample_rate));
+    if (o.threads < 0)
+        throw InvalidArgument("UMAP: threads must be >= 0 (0 = all cores), got " +
+                              std::to_string(o.threads));
+    (void)find_ab_params(o.spread, o.min_dist);  // validates spread and min_dist
+}
+
+/// umap-learn's initial layout: spectral (or its fallback) scaled to max |x| = 10, plus
+/// N(0, 1e-4) noise, then each coordinate rescaled to [0, 10].
+inline std::vector<float> initial_embedding(const SpectralLayout& layout, std::uint64_t seed) {
+    const Eigen::Index n = layout.coords.rows(), dims = layout.coords.cols();
+    Eigen::MatrixXf emb(n, dims);
+    const double extent = layout.coords.cwiseAbs().maxCoeff();
+    const double expansion = extent > 0 ? 10.0 / extent : 1.0;
+    Rng rng = Rng::for_stream(seed, 0x1a1d0, 1);
+    for (Eigen::Index i = 0; i < n; ++i)
+        for (Eigen::Index d = 0; d < dims; ++d) {
+            const float noise = layout.kind == SpectralLayout::Kind::random
+                                    ? 0.0f
+                                    : static_cast<float>(rng.normal() * 1e-4);
+            emb(i, d) = static_cast<float>(layout.coords(i, d) * expansion) + noise;
+        }
+    std::vector<float> out(std::size_t(n * dims));
+    for (Eigen::Index d = 0; d < dims; ++d) {
+        const float lo = emb.col(d).minCoeff(), hi = emb.col(d).maxCoeff();
+        const float range = hi - lo;
+        for (Eigen::Index i = 0; i < n; ++i)
+            out[std::size_t(i * dims + d)] = range > 0 ? 10.0f * (emb(i, d) - lo) / range : 5.0f;
+    }
+    return out;
+}
+
+}  // namespace umap_detail
+
+/// A fitted UMAP map: the embedding of the training points and what transform() needs.
+template <class Scalar>
+class Umap {
+  public:
+    using Matrix = Eigen::Matrix<Scalar, Eigen::Dynamic, Eigen::Dynamic>;
+
+    /// Fits UMAP to the rows of X (N x D, N >= 2, finite values). Throws InvalidArgument on
+    /// bad options or input.
+    template <class Derived>
+    static Umap fit(const Eigen::MatrixBase<Derived>& X, const UmapOptions& options = {}) {
+        umap_detail::check_options(options);
+        if (X.rows() < 2)
+            throw InvalidArgument("UMAP: need at least 2 points, got " + std::to_string(X.rows()));
+        Umap model;
+        model.options_ = options;
+        model.options_.progress = nullptr;  // a callback must not outlive fit()
+        const auto curve = find_ab_params(options.spread, options.min_dist);
+        model.a_ = curve.a;
+        model.b_ = curve.b;
+        model.train_ = X.template cast<Scalar>();
+        const Eigen::Index n = X.rows();
+        // umap-learn's n_neighbors counts the point itself; our kNN graph excludes it.
+        const int k = static_cast<int>(std::min<Eigen::Index>(options.n_neighbors - 1, n - 1));
+        KnnOptions knn_options;
+        knn_options.k = k;
+        knn_options.metric = options.metric;
+        knn_options.threads = options.threads;
+        knn_options.seed = options.seed;
+        const KnnGraph knn = knn_graph(model.train_, knn_options);
+        model.knn_k_ = k;
+        const FuzzyGraph graph = fuzzy_simplicial_set(knn, options.threads);
+
+        const int n_epochs = options.n_epochs > 0 ? options.n_epochs : (n <= 10000 ? 500 : 200);
+        const auto layout = spectral_layout(model.train_, graph, options.dims, options.seed);
+        model.init_kind_ = layout.kind;
+        model.components_ = layout.components;
+        std::vector<float> emb = umap_detail::initial_embedding(layout, options.seed);
+
+        umap_detail::SgdSettings settings;
+        settings.a = model.a_;
+        settings.b = model.b_;
+        settings.initial_alpha = options.learning_rate;
+        settings.negative_sample_rate = options.negative_sample_rate;
+        settings.n_epochs = n_epochs;
+        settings.same_set = true;
+        settings.seed = options.seed;
+        settings.threads = options.threads;
+        settings.progress = options.progress;
+        umap_detail::optimize_layout(emb, {}, options.dims,
+                                     umap_detail::make_sgd_graph(graph, n_epochs), settings);
+        model.embedding_float_ = std::move(emb);
+        model.embedding_ = to_matrix(model.embedding_float_, n, options.dims);
+        return model;
+    }
+
+    /// The map of the training points, N x dims.
+    const Matrix& embedding() const { return embedding_; }
+
+    /// Places new points (rows of Xnew, same D as training) into the fitted map without
+    /// changing it, like umap-learn's transform(): their n_neighbors nearest training
+    /// points, membership strengths, start at the weighted mean of those neighbours' map
+    /// positions, then SGD moving only the new points (n_epochs / 3 epochs, or 100 for up
+    /// to 10,000 new points and 30 beyond; learning rate / 4). Deterministic for the seed.
+    template <class Derived>
+    Matrix transform(const Eigen::MatrixBase<Derived>& Xnew) const {
+        if (Xnew.cols() != train_.cols())
+            throw InvalidArgument("UMAP transform: new points have " + std::to_string(Xnew.cols()) +
+                                  " columns, the map was fitted on " +
+                                  std::to_string(train_.cols()));
+        const Eigen::Index m = Xnew.rows(), n = train_.rows();
+        const int dims = options_.dims;
+        if (m == 0) return Matrix(0, dims);
+        const int k = static_cast<int>(std::min<Eigen::Index>(options_.n_neighbors, n));
+        const KnnGraph knn = knn_query(train_, Xnew, k, options_.metric, options_.threads);
+        const FuzzyGraph graph = transform_graph(knn, n, options_.threads);
+
+        std::vector<float> emb(std::size_t(m * dims), 0.0f);
+        for (Eigen::Index i = 0; i < m; ++i) {
+            float* out = &emb[std::size_t(i * dims)];
+            double total = 0;
+            std::vector<double> acc(std::size_t(dims), 0.0);
+            int exact_match = -1;
+            for (FuzzyGraph::InnerIterator it(graph, i); it; ++it) {
+                if (it.value() == 1.0f && exact_match < 0) exact_match = it.col();
+                total += it.value();
+                for (int d = 0; d < dims; ++d)
+                    acc[std::size_t(d)] +=
+                        double(it.value()) * embedding_float_[std::size_t(it.col()) * dims + d];
+            }
+            for (int d = 0; d < dims; ++d) {
+                // umap-learn: a point with weight 1 to a training point starts on it
+                if (exact_match >= 0)
+                    out[d] = embedding_float_[std::size_t(exact_match) * dims + d];
+                else
+                    out[d] = total > 0 ? float(acc[std::size_t(d)] / total) : 0.0f;
+            }
+        }
+        const int n_epochs =
+            options_.n_epochs > 0 ? std::max(1, options_.n_epochs / 3) : (m <= 10000 ? 100 : 30);
+        umap_detail::SgdSettings settings;
+        settings.a = a_;
+        settings.b = b_;
+        settings.initial_alpha = options_.learning_rate / 4.0;
+        settings.negative_sample_rate = options_.negative_sample_rate;
+        settings.n_epochs = n_epochs;
+        settings.same_set = false;
+        settings.seed = derive_seed(options_.seed, 0x7a45f0, std::uint64_t(m));
+        settings.threads = options_.threads;
+        umap_detail::optimize_layout(emb, embedding_float_, dims,
+                                     umap_detail::make_sgd_graph(graph, n_epochs), settings);
+        return to_matrix(emb, m, dims);
+    }
+
+    double a() const { return a_; }  ///< fitted curve parameter a
+    double b() const { return b_; }  ///< fitted curve parameter b
+    const UmapOptions& options() const { return options_; }
+    /// How the layout was initialised (spectral, per-component, or the random fallback).
+    SpectralLayout::Kind initialisation() const { return init_kind_; }
+    int graph_components() const { return components_; }
+
+  private:
+    static Matrix to_matrix(const std::vector<float>& data, Eigen::Index rows, int dims) {
+        Matrix out(rows, dims);
+        for (Eigen::Index i = 0; i < rows; ++i)
+            for (int d = 0; d < dims; ++d)
+                out(i, d) = static_cast<Scalar>(data[std::size_t(i * dims + d)]);
+        return out;
+    }
+
+    UmapOptions options_;
+    double a_ = 0, b_ = 0;
+    Matrix train_;
+    int knn_k_ = 0;
+    std::vector<float> embedding_float_;  // row-major, what SGD and transform() work on
+    Matrix embedding_;
+    SpectralLayout::Kind init_kind_ = SpectralLayout::Kind::spectral;
+    int components_ = 1;
+};
+
+/// The UMAP map (N x dims) of the rows of X; see Umap::fit.
+template <class Derived>
+Eigen::Matrix<typename Derived::Scalar, Eigen::Dynamic, Eigen::Dynamic> umap(
+    const Eigen::MatrixBase<Derived>& X, const UmapOptions& options = {}) {
+    return Umap<typename Derived::Scalar>::fit(X, options).embedding();
+}
+
+}  // namespace tagmap::project
