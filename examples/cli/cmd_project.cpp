@@ -223,10 +223,17 @@ void run_project(const ProjectArgs& args) {
     }
     const double seconds = std::chrono::duration<double>(Clock::now() - start).count();
     save_matrix<T>(args.out, Y);
-    if (!names.empty()) {  // row labels of a stacked folder, in the order of the map's rows
-        std::ofstream labels(args.out + ".rows.txt");
-        for (const auto& name : names) labels << name << '\n';
-        if (!labels) throw IoError("cannot write " + args.out + ".rows.txt");
+    if (!names.empty()) {  // a stacked folder: also a CSV of row labels and coordinates
+        const std::string csv_path = args.out + ".csv";
+        std::ofstream csv(csv_path);
+        csv << "row" << (Y.cols() == 3 ? ",x,y,z\n" : ",x,y\n");
+        for (Eigen::Index i = 0; i < Y.rows(); ++i) {
+            csv << names[std::size_t(i)];
+            for (Eigen::Index j = 0; j < Y.cols(); ++j) csv << ',' << Y(i, j);
+            csv << '\n';
+        }
+        if (!csv) throw IoError("cannot write " + csv_path);
+        std::cerr << "tagmap project: wrote " << csv_path << " (row labels and coordinates)\n";
     }
     std::cerr << "tagmap project: wrote " << args.out << " (" << Y.rows() << " x " << Y.cols()
               << ") in " << seconds << " s\n";
@@ -246,7 +253,7 @@ void add_project_command(CLI::App& app) {
         ->capture_default_str();
     cmd->add_option("--in", args->in,
                     "input .npy (rows are points), or a folder of tagmap embed outputs "
-                    "(*.embedding.npy, stacked; row labels go to OUT.rows.txt)")
+                    "(*.embedding.npy, stacked; labels and coordinates also go to OUT.csv)")
         ->required();
     cmd->add_option("--out", args->out, "output .npy (N x dims, input dtype)")->required();
     cmd->add_option("--seed", args->seed, "random seed (same seed, same map)")
