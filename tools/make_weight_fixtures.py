@@ -187,7 +187,8 @@ def main():
     # Fuzz seeds: small valid inputs of each reader, and the hostile ones.
     for name in ("small_zip.pth", "small_legacy.pth", "nested.pth", "hostile_os_system_legacy.pth",
                  "extent_overrun_legacy.pth"):
-        (CORPUS / "pth" / name).write_bytes((OUT / name).read_bytes())
+        # named *_pth.seed: weight files are kept out of the tree outside tests/data
+        (CORPUS / "pth" / name.replace(".pth", "_pth.seed")).write_bytes((OUT / name).read_bytes())
     with zipfile.ZipFile(OUT / "small_zip.pth") as z:
         (CORPUS / "pickle" / "small_state_dict.pkl").write_bytes(z.read("small_zip/data.pkl"))
     (CORPUS / "pickle" / "hostile.pkl").write_bytes(pickle.dumps(Evil(), protocol=2))
