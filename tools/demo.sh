@@ -22,7 +22,7 @@ for pth in "$TAGMAP_FIXTURES"/weights/*.pth; do
   build/bin/tagmap-convert "$pth" "weights/$name.tmw"
   build/bin/tagmap-convert --list "weights/$name.tmw"
 done
-build/bin/tagmap-convert --list weights/musicnn-mtat.tmw --model musicnn-mtat | grep "fit model"
+build/bin/tagmap-convert --list weights/musicnn-mtat.tmw --model musicnn-mtat 2>&1 | grep "fit model"
 
 echo
 echo "== 2. Top tags of every clip (MusiCNN trained on MagnaTagATune)"
