@@ -16,12 +16,9 @@
 #include <xtensor/xview.hpp>
 
 #include <tagmap/core/error.hpp>
+#include <tagmap/project/tsne.hpp>
 #include <tagmap/project/umap.hpp>
 #include "commands.hpp"
-#if __has_include(<tagmap/project/tsne.hpp>)
-#include <tagmap/project/tsne.hpp>
-#define TAGMAP_CLI_HAS_TSNE 1
-#endif
 
 namespace tagmap::cli {
 namespace {
@@ -203,7 +200,6 @@ void run_project(const ProjectArgs& args) {
             };
         Y = project::umap(X, o);
     } else {
-#ifdef TAGMAP_CLI_HAS_TSNE
         project::TsneOptions o;
         o.dims = args.dims;
         o.perplexity = args.perplexity;
@@ -217,9 +213,6 @@ void run_project(const ProjectArgs& args) {
                 std::cerr << "  iteration " << iter << "  KL " << kl << '\n';
             };
         Y = project::tsne(X, o);
-#else
-        throw UnsupportedError("t-SNE is not available in this build");
-#endif
     }
     const double seconds = std::chrono::duration<double>(Clock::now() - start).count();
     save_matrix<T>(args.out, Y);

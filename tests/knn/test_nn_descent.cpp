@@ -4,30 +4,14 @@
 
 #include <Eigen/Core>
 
+#include "knn_test_data.hpp"
 #include "tagmap/project/knn.hpp"
 #include "tagmap/project/nn_descent.hpp"
 #include "tagmap/project/random.hpp"
 
 using namespace tagmap::project;
-using RowMatrixF = Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
-
-namespace {
-
-// Gaussian clusters with a spread of scales: neighbourhoods are non-trivial at every level.
-RowMatrixF clusters(int n, int dims, int n_clusters, std::uint64_t seed) {
-    Rng rng(seed);
-    RowMatrixF centres(n_clusters, dims);
-    for (int c = 0; c < n_clusters; ++c)
-        for (int d = 0; d < dims; ++d) centres(c, d) = static_cast<float>(4.0 * rng.normal());
-    RowMatrixF X(n, dims);
-    for (int i = 0; i < n; ++i) {
-        const int c = static_cast<int>(rng.below(n_clusters));
-        for (int d = 0; d < dims; ++d) X(i, d) = centres(c, d) + static_cast<float>(rng.normal());
-    }
-    return X;
-}
-
-}  // namespace
+using tagmap::test::clusters;
+using tagmap::test::RowMatrixF;
 
 TEST(NnDescent, SmallRunIsIdenticalAcrossThreadCounts) {
     const RowMatrixF X = clusters(1500, 12, 4, 17);
