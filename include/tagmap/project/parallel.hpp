@@ -20,10 +20,15 @@
 //        results in block order, for a fixed-order reduction by the caller.
 //   void parallel_for(n, threads, f)
 //        calls f(i) for every i in [0, n), in blocks of 64; for independent per-item work.
+//   void parallel_rounds(rounds, n, block_size, threads, f, between)
+//        `rounds` successive parallel_for_blocks, f(round, block, begin, end), on one set of
+//        threads started once; between(round) runs on the caller's thread after each round,
+//        while the others wait (for snapshots and progress reports). Exceptions as above.
 #pragma once
 
 #include <algorithm>
 #include <atomic>
+#include <barrier>
 #include <cstddef>
 #include <exception>
 #include <mutex>
@@ -108,6 +113,69 @@ void parallel_for(std::size_t n, int threads, F&& f) {
     parallel_for_blocks(n, 64, threads, [&](std::size_t, std::size_t begin, std::size_t end) {
         for (std::size_t i = begin; i < end; ++i) f(i);
     });
+}
+
+/// Successive rounds of blocks on threads started once: for short rounds (an SGD epoch of a
+/// few thousand points) starting threads per round would cost more than the work.
+template <class F, class Between>
+void parallel_rounds(int rounds, std::size_t n, std::size_t block_size, int threads, F&& f,
+                     Between&& between) {
+    if (block_size == 0) throw InvalidArgument("parallel_rounds: block_size must be > 0");
+    const std::size_t blocks = block_count(n, block_size);
+    const auto workers =
+        static_cast<std::size_t>(std::min<std::size_t>(resolve_threads(threads), blocks));
+    auto run_block = [&](int round, std::size_t b) {
+        const std::size_t begin = b * block_size;
+        f(round, b, begin, std::min(n, begin + block_size));
+    };
+    if (workers <= 1) {
+        for (int round = 0; round < rounds; ++round) {
+            for (std::size_t b = 0; b < blocks; ++b) run_block(round, b);
+            between(round);
+        }
+        return;
+    }
+    std::atomic<std::size_t> next{0};
+    std::atomic<bool> failed{false};
+    std::exception_ptr error;
+    std::mutex error_mutex;
+    auto record = [&] {
+        std::lock_guard lock(error_mutex);
+        if (!error) error = std::current_exception();
+        failed.store(true, std::memory_order_relaxed);
+    };
+    std::barrier sync(static_cast<std::ptrdiff_t>(workers));
+    auto worker = [&](bool caller) {
+        for (int round = 0; round < rounds; ++round) {
+            while (!failed.load(std::memory_order_relaxed)) {
+                const std::size_t b = next.fetch_add(1, std::memory_order_relaxed);
+                if (b >= blocks) break;
+                try {
+                    run_block(round, b);
+                } catch (...) {
+                    record();
+                }
+            }
+            sync.arrive_and_wait();  // round done everywhere
+            if (caller) {
+                if (!failed.load(std::memory_order_relaxed)) {
+                    try {
+                        between(round);
+                    } catch (...) {
+                        record();
+                    }
+                }
+                next.store(0, std::memory_order_relaxed);
+            }
+            sync.arrive_and_wait();  // between() done, counter reset
+        }
+    };
+    std::vector<std::thread> pool;
+    pool.reserve(workers - 1);
+    for (std::size_t t = 0; t + 1 < workers; ++t) pool.emplace_back(worker, false);
+    worker(true);
+    for (auto& thread : pool) thread.join();
+    if (error) std::rethrow_exception(error);
 }
 
 }  // namespace tagmap::project

@@ -5,7 +5,7 @@
 //
 // Determinism at any thread count: within an epoch each point moves only itself (the head of
 // its edges) and reads every other point from a snapshot taken at the start of the epoch.
-// Points are processed in fixed blocks of kBlock heads, block b of epoch e drawing its
+// Points are processed in fixed blocks of heads (block_size_for(N)), block b of epoch e drawing its
 // negative samples from Rng::for_stream(seed, b, e), so the result does not depend on which
 // thread ran which block. umap-learn moves both ends of an edge (move_other); here the other
 // end moves when its own copy of the symmetric edge is processed, and the head's attractive
@@ -21,6 +21,7 @@
 #include <functional>
 #include <vector>
 
+#include "tagmap/project/fast_pow.hpp"
 #include "tagmap/project/fuzzy_graph.hpp"
 #include "tagmap/project/parallel.hpp"
 #include "tagmap/project/random.hpp"
@@ -71,7 +72,12 @@ struct SgdSettings {
     std::function<void(int, int)> progress;
 };
 
-inline constexpr std::size_t kBlock = 256;  // heads per block: fixed, never thread-dependent
+/// Heads per block: a function of the number of heads only (never of the thread count), small
+/// enough that a few thousand points still spread over both cores.
+inline std::size_t block_size_for(std::size_t n_heads) {
+    return std::clamp<std::size_t>(n_heads / 32, 32, 256);
+}
+inline constexpr int kLanes = 8;  // terms of one sample evaluated together (vector width)
 
 inline float clip4(float v) {
     return v > 4.0f ? 4.0f : (v < -4.0f ? -4.0f : v);
@@ -90,49 +96,69 @@ void sgd_block(std::size_t begin, std::size_t end, int dims_runtime, float* head
     const float attract_alpha = s.same_set ? 2.0f * alpha : alpha;
     const double negatives_per_epoch_scale = double(s.negative_sample_rate);
     const auto n_tails32 = static_cast<std::uint32_t>(n_tails);
+    // The head's position before the current sample (all its terms are evaluated there).
+    std::vector<float> runtime_origin(Dims > 0 ? 0 : std::size_t(dims));
+    float fixed_origin[Dims > 0 ? Dims : 1];
+    float* const origin = Dims > 0 ? fixed_origin : runtime_origin.data();
     for (std::size_t head = begin; head < end; ++head) {
-        float* current = heads + head * std::size_t(dims);
+        float* const current = heads + head * std::size_t(dims);
         for (int e = graph.row_start[head]; e < graph.row_start[head + 1]; ++e) {
             const auto edge = std::size_t(e);
             if (next_sample[edge] > epoch) continue;
-            const float* other = tails + std::size_t(graph.tail[edge]) * std::size_t(dims);
-            float dist2 = 0;
-            for (int d = 0; d < dims; ++d) {
-                const float diff = current[d] - other[d];
-                dist2 += diff * diff;
-            }
-            float coeff = 0;
-            if (dist2 > 0) {
-                const float p = std::pow(dist2, b);
-                coeff = attract_coeff * (p / dist2) / (a * p + 1.0f);
-            }
-            for (int d = 0; d < dims; ++d)
-                current[d] += clip4(coeff * (current[d] - other[d])) * attract_alpha;
             const double eps = graph.epochs_per_sample[edge];
             next_sample[edge] += eps;
-            const double eps_negative = eps / negatives_per_epoch_scale;
-            if (s.negative_sample_rate <= 0) continue;
-            const double due = (double(epoch) - next_negative[edge]) / eps_negative;
-            const int n_negative = due > 0 ? int(due) : 0;
-            for (int p = 0; p < n_negative; ++p) {
-                const std::uint32_t k = rng.below(n_tails32);
-                if (s.same_set && k == head) continue;
-                const float* neg = tails + std::size_t(k) * std::size_t(dims);
-                float nd2 = 0;
-                for (int d = 0; d < dims; ++d) {
-                    const float diff = current[d] - neg[d];
-                    nd2 += diff * diff;
+            int remaining = 0;  // negative samples still to draw for this positive sample
+            if (s.negative_sample_rate > 0) {
+                const double eps_negative = eps / negatives_per_epoch_scale;
+                const double due = (double(epoch) - next_negative[edge]) / eps_negative;
+                remaining = due > 0 ? int(due) : 0;
+                next_negative[edge] += remaining * eps_negative;
+            }
+            for (int d = 0; d < dims; ++d) origin[d] = current[d];
+            // Lane 0 of the first batch is the edge's tail (attraction), the other lanes are
+            // negative samples (repulsion).
+            for (bool first = true; first || remaining > 0; first = false) {
+                const float* point[kLanes];
+                int count = 0;
+                if (first)
+                    point[count++] = tails + std::size_t(graph.tail[edge]) * std::size_t(dims);
+                while (count < kLanes && remaining > 0) {
+                    --remaining;
+                    const std::uint32_t k = rng.below(n_tails32);
+                    if (s.same_set && k == head) continue;
+                    point[count++] = tails + std::size_t(k) * std::size_t(dims);
                 }
-                if (nd2 > 0) {
-                    const float rc = repel_coeff / ((0.001f + nd2) * (a * std::pow(nd2, b) + 1.0f));
+                float d2[kLanes], coeff[kLanes];
+                for (int j = 0; j < kLanes; ++j) {
+                    d2[j] = 1.0f;
+                    if (j >= count) continue;
+                    float sum = 0;
+                    for (int d = 0; d < dims; ++d) {
+                        const float diff = origin[d] - point[j][d];
+                        sum += diff * diff;
+                    }
+                    d2[j] = sum;
+                }
+                float pw[kLanes];
+                for (int j = 0; j < kLanes; ++j) {  // vectorises: fast_pow is branch-free
+                    pw[j] = fast_pow(d2[j], b);
+                    coeff[j] = repel_coeff / ((0.001f + d2[j]) * (a * pw[j] + 1.0f));
+                }
+                if (first)
+                    coeff[0] =
+                        d2[0] > 0 ? attract_coeff * (pw[0] / d2[0]) / (a * pw[0] + 1.0f) : 0.0f;
+                for (int j = 0; j < count; ++j) {
+                    const bool attraction = first && j == 0;
+                    if (!attraction && !(d2[j] > 0)) {
+                        // umap-learn 0.5.3 pushes coincident points apart by the clip value
+                        for (int d = 0; d < dims; ++d) current[d] += 4.0f * alpha;
+                        continue;
+                    }
+                    const float step = attraction ? attract_alpha : alpha;
                     for (int d = 0; d < dims; ++d)
-                        current[d] += clip4(rc * (current[d] - neg[d])) * alpha;
-                } else {
-                    // umap-learn 0.5.3 pushes coincident points apart by the clip value
-                    for (int d = 0; d < dims; ++d) current[d] += 4.0f * alpha;
+                        current[d] += clip4(coeff[j] * (origin[d] - point[j][d])) * step;
                 }
             }
-            next_negative[edge] += n_negative * eps_negative;
         }
     }
 }
@@ -151,26 +177,30 @@ inline void optimize_layout(std::vector<float>& heads, const std::vector<float>&
     std::vector<float> snapshot;
     const std::size_t n_tails = s.same_set ? n_heads : tails.size() / std::size_t(dims);
     if (n_tails == 0 || n_heads == 0) return;
-    for (int epoch = 0; epoch < s.n_epochs; ++epoch) {
-        const float alpha = float(s.initial_alpha * (1.0 - double(epoch) / double(s.n_epochs)));
-        if (s.same_set) snapshot = heads;
-        const float* tail_data = s.same_set ? snapshot.data() : tails.data();
-        parallel_for_blocks(
-            n_heads, kBlock, s.threads, [&](std::size_t block, std::size_t begin, std::size_t end) {
-                Rng rng = Rng::for_stream(s.seed, block, std::uint64_t(epoch));
-                auto run = [&]<int D>() {
-                    sgd_block<D>(begin, end, dims, heads.data(), tail_data, n_tails, graph,
-                                 next_sample, next_negative, s, epoch, alpha, rng);
-                };
-                if (dims == 2)
-                    run.template operator()<2>();
-                else if (dims == 3)
-                    run.template operator()<3>();
-                else
-                    run.template operator()<0>();
-            });
-        if (s.progress) s.progress(epoch + 1, s.n_epochs);
-    }
+    if (s.same_set) snapshot = heads;
+    const float* tail_data = s.same_set ? snapshot.data() : tails.data();
+    auto alpha_of = [&](int epoch) {
+        return float(s.initial_alpha * (1.0 - double(epoch) / double(s.n_epochs)));
+    };
+    parallel_rounds(
+        s.n_epochs, n_heads, block_size_for(n_heads), s.threads,
+        [&](int epoch, std::size_t block, std::size_t begin, std::size_t end) {
+            Rng rng = Rng::for_stream(s.seed, block, std::uint64_t(epoch));
+            auto run = [&]<int D>() {
+                sgd_block<D>(begin, end, dims, heads.data(), tail_data, n_tails, graph, next_sample,
+                             next_negative, s, epoch, alpha_of(epoch), rng);
+            };
+            if (dims == 2)
+                run.template operator()<2>();
+            else if (dims == 3)
+                run.template operator()<3>();
+            else
+                run.template operator()<0>();
+        },
+        [&](int epoch) {
+            if (s.same_set) std::copy(heads.begin(), heads.end(), snapshot.begin());
+            if (s.progress) s.progress(epoch + 1, s.n_epochs);
+        });
 }
 
 }  // namespace tagmap::project::umap_detail
