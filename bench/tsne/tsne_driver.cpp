@@ -1,7 +1,7 @@
 // Runs tagmap's t-SNE on a raw float32 matrix, for bench/tsne/fmnist_vs_peers.py.
 //   tsne_driver IN.f32 N D OUT.f32 [--dims 2|3] [--threads T] [--gradient auto|exact|bh|fft]
-//               [--perplexity P] [--n-iter I] [--seed S]
-// Prints one JSON line: seconds (kNN + affinities + optimisation, file I/O excluded), the
+//               [--perplexity P] [--n-iter I] [--seed S] [--pca-dims K]
+// Prints one JSON line: seconds (PCA + kNN + affinities + optimisation, file I/O excluded), the
 // final KL, the gradient method used.
 #include <Eigen/Core>
 #include <chrono>
@@ -18,7 +18,8 @@ int main(int argc, char** argv) {
     using namespace tagmap::project;
     if (argc < 5) {
         std::cerr << "usage: tsne_driver IN.f32 N D OUT.f32 [--dims 2|3] [--threads T] "
-                     "[--gradient auto|exact|bh|fft] [--perplexity P] [--n-iter I] [--seed S]\n";
+                     "[--gradient auto|exact|bh|fft] [--perplexity P] [--n-iter I] [--seed S] "
+                     "[--pca-dims K]\n";
         return 2;
     }
     const long n = std::atol(argv[2]), d = std::atol(argv[3]);
@@ -35,6 +36,8 @@ int main(int argc, char** argv) {
             o.n_iter = std::stoi(value);
         else if (key == "--seed")
             o.seed = std::stoull(value);
+        else if (key == "--pca-dims")
+            o.pca_dims = std::stoi(value);
         else if (key == "--gradient")
             o.gradient = value == "exact" ? TsneOptions::Gradient::exact
                          : value == "bh"  ? TsneOptions::Gradient::barnes_hut

@@ -36,6 +36,7 @@ struct ProjectArgs {
     int epochs = 0;
     double perplexity = 30;
     int iterations = 750;
+    int pca_dims = 50;
     bool quiet = false;
 };
 
@@ -204,10 +205,12 @@ void run_project(const ProjectArgs& args) {
         o.dims = args.dims;
         o.perplexity = args.perplexity;
         o.n_iter = args.iterations;
+        o.pca_dims = args.pca_dims;
         o.metric = parse_metric(args.metric);
         o.seed = args.seed;
         o.threads = args.threads;
-        std::cerr << " perplexity=" << o.perplexity << " iterations=" << o.n_iter << '\n';
+        std::cerr << " perplexity=" << o.perplexity << " iterations=" << o.n_iter
+                  << " pca-dims=" << o.pca_dims << '\n';
         if (!args.quiet)
             o.progress = [](int iter, double kl) {
                 std::cerr << "  iteration " << iter << "  KL " << kl << '\n';
@@ -275,6 +278,11 @@ void add_project_command(CLI::App& app) {
         ->capture_default_str();
     cmd->add_option("--iterations", args->iterations, "t-SNE: iterations")
         ->check(CLI::PositiveNumber)
+        ->capture_default_str();
+    cmd->add_option("--pca-dims", args->pca_dims,
+                    "t-SNE: reduce Euclidean input to its top principal components first, "
+                    "0 = off")
+        ->check(CLI::NonNegativeNumber)
         ->capture_default_str();
     cmd->add_flag("--quiet", args->quiet, "no progress on stderr");
     cmd->callback([args] {

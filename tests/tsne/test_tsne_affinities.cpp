@@ -1,7 +1,11 @@
 // Perplexity calibration and symmetrisation against scikit-learn (tools/make_tsne_fixtures.py).
 #include <gtest/gtest.h>
 
+#include <cstring>
+
 #include "tagmap/project/knn.hpp"
+#include "tagmap/project/pca.hpp"
+#include "tagmap/project/tsne.hpp"
 #include "tagmap/project/tsne_affinities.hpp"
 #include "tsne_test_support.hpp"
 
@@ -48,4 +52,59 @@ TEST(TsneAffinities, RejectsBadInput) {
     auto broken = graph;
     broken.indices(3, 2) = 1000;
     EXPECT_THROW(tsne_affinities(broken, 2.0), tagmap::InvalidArgument);
+}
+
+TEST(TsnePca, ScoresMatchNumpy) {
+    const auto ref = tagmap::test::TsneReference::load();
+    const Eigen::MatrixXd& X = ref.matrices.at("X");
+    const Eigen::MatrixXd& S = ref.matrices.at("S3");
+    // Same axes and the same sign convention (largest-magnitude score positive).
+    EXPECT_LT((pca_scores(X, 3, 42, 2) - S).cwiseAbs().maxCoeff(), 1e-10 * S.cwiseAbs().maxCoeff());
+    const Eigen::MatrixXf Xf = X.cast<float>();
+    EXPECT_LT((pca_scores(Xf, 3, 42, 2) - S).cwiseAbs().maxCoeff(), 1e-5 * S.cwiseAbs().maxCoeff());
+    EXPECT_THROW(pca_scores(X, 6), tagmap::InvalidArgument);
+}
+
+TEST(TsnePca, ScoresAreBitwiseIdenticalAcrossThreadCounts) {
+    // More rows than one 8192-row chunk, so the chunked covariance sum is exercised, and
+    // wider than 64 float columns, so the float products are.
+    const auto data = tagmap::test::make_clusters(4, 5000, 80, 3.0, 9);
+    const Eigen::MatrixXd one = pca_scores(data.points, 5, 42, 1);
+    const Eigen::MatrixXd two = pca_scores(data.points, 5, 42, 2);
+    const Eigen::MatrixXd three = pca_scores(data.points, 5, 42, 3);
+    ASSERT_EQ(one.rows(), 20000);
+    EXPECT_EQ(std::memcmp(one.data(), two.data(), sizeof(double) * one.size()), 0);
+    EXPECT_EQ(std::memcmp(one.data(), three.data(), sizeof(double) * one.size()), 0);
+    // And equal to the scores of the exact double-precision covariance.
+    Eigen::MatrixXd centred = data.points.cast<double>();
+    centred.rowwise() -= centred.colwise().mean();
+    Eigen::SelfAdjointEigenSolver<Eigen::MatrixXd> eig(centred.transpose() * centred);
+    for (int c = 0; c < 5; ++c) {
+        const Eigen::VectorXd reference = centred * eig.eigenvectors().col(79 - c);
+        EXPECT_GT(std::abs(reference.dot(one.col(c))) / (reference.norm() * one.col(c).norm()),
+                  1 - 1e-6)
+            << "component " << c;
+    }
+}
+
+TEST(TsnePca, PcaDimsAffinitiesMatchNumpyOnProjectedInput) {
+    const auto ref = tagmap::test::TsneReference::load();
+    const Eigen::MatrixXd& X = ref.matrices.at("X");
+    TsneOptions o;
+    o.perplexity = ref.perplexity;
+    o.threads = 2;
+    o.pca_dims = ref.pca_dims;
+    ASSERT_LT(o.pca_dims, X.cols());
+    const Eigen::MatrixXd reduced = tagmap::test::dense(tsne_input_affinities(X, o));
+    EXPECT_LT((reduced - ref.P_pca).cwiseAbs().maxCoeff(), 1e-6 * ref.P_pca.maxCoeff());
+    // The reduction changes P (else this test could not fail) ...
+    EXPECT_GT((ref.P_pca - ref.P).cwiseAbs().maxCoeff(), 1e-3 * ref.P.maxCoeff());
+    // ... and is off for pca_dims = 0 or >= D.
+    for (int dims : {0, static_cast<int>(X.cols()), 50}) {
+        o.pca_dims = dims;
+        const Eigen::MatrixXd full = tagmap::test::dense(tsne_input_affinities(X, o));
+        EXPECT_LT((full - ref.P).cwiseAbs().maxCoeff(), 1e-6 * ref.P.maxCoeff()) << dims;
+    }
+    o.pca_dims = -1;
+    EXPECT_THROW(tsne_input_affinities(X, o), tagmap::InvalidArgument);
 }

@@ -18,9 +18,11 @@ namespace tagmap::test {
 struct TsneReference {
     double perplexity = 0;
     int k = 0;
-    std::map<std::string, Eigen::MatrixXd> matrices;  // X, Y2, G2, Y3, G3
+    std::map<std::string, Eigen::MatrixXd> matrices;  // X, Y2, G2, Y3, G3, S3
     std::map<std::string, double> scalars;            // KL2, KL3
     Eigen::MatrixXd P;                                // dense joint probabilities
+    int pca_dims = 0;                                 // P_pca is P of X's top pca_dims scores
+    Eigen::MatrixXd P_pca;
 
     static TsneReference load() {
         const auto path = test_data_dir() / "tsne" / "tsne_reference.txt";
@@ -33,16 +35,18 @@ struct TsneReference {
                 std::getline(in, word);
             } else if (word == "perplexity") {
                 in >> ref.perplexity >> word >> ref.k;
-            } else if (word == "P") {
+            } else if (word == "P" || word == "Ppca") {
+                if (word == "Ppca") in >> ref.pca_dims;
                 long nnz = 0;
                 in >> nnz;
                 const auto n = ref.matrices.at("X").rows();
-                ref.P = Eigen::MatrixXd::Zero(n, n);
+                Eigen::MatrixXd& P = word == "P" ? ref.P : ref.P_pca;
+                P = Eigen::MatrixXd::Zero(n, n);
                 for (long e = 0; e < nnz; ++e) {
                     int i = 0, j = 0;
                     double v = 0;
                     in >> i >> j >> v;
-                    ref.P(i, j) = v;
+                    P(i, j) = v;
                 }
             } else if (word.rfind("KL", 0) == 0) {
                 in >> ref.scalars[word];

@@ -71,8 +71,10 @@ class NeighborHeaps {
         float* s = scores(i);
         int* idx = indices(i);
         if (!less(score, j, s[0], idx[0])) return false;
-        for (int c = 0; c < k_; ++c)
-            if (idx[c] == j) return false;
+        // Branch-free scan (vectorises; an early-exit loop does not): matters at t-SNE's k.
+        int found = 0;
+        for (int c = 0; c < k_; ++c) found |= idx[c] == j;
+        if (found) return false;
         std::uint8_t* flag = flags(i);
         int pos = 0;  // sift the new entry down from the root
         for (;;) {
@@ -125,8 +127,9 @@ class CandidateSets {
         std::uint64_t* pr = &priority_[std::size_t(i) * capacity_];
         int* idx = &index_[std::size_t(i) * capacity_];
         int& size = size_[i];
-        for (int c = 0; c < size; ++c)
-            if (idx[c] == j) return;
+        int found = 0;  // branch-free scan, as in NeighborHeaps::push
+        for (int c = 0; c < size; ++c) found |= idx[c] == j;
+        if (found) return;
         if (size < capacity_) {  // sift up into the max-heap
             int pos = size++;
             while (pos > 0) {

@@ -5,9 +5,10 @@
 //   TsneOptions o; o.dims = 3; o.perplexity = 50;
 //   auto fit = tagmap::project::tsne_fit(X, o);          // embedding, final KL, method used
 //
-// Pipeline: kNN graph (k = min(N-1, 3 perplexity + 1), knn.hpp) -> perplexity-calibrated,
-// symmetrised sparse P (tsne_affinities.hpp) -> PCA initialisation scaled to std 1e-4 ->
-// gradient descent with momentum and gains, early exaggeration (openTSNE's schedule).
+// Pipeline: PCA to pca_dims dimensions (as Rtsne/bhtsne) -> kNN graph (k = min(N-1,
+// 3 perplexity + 1), knn.hpp) -> perplexity-calibrated, symmetrised sparse P
+// (tsne_affinities.hpp) -> PCA initialisation scaled to std 1e-4 -> gradient descent with
+// momentum and gains, early exaggeration (openTSNE's schedule).
 // Semantics of every option: docs/tsne.md.
 #pragma once
 
@@ -25,6 +26,7 @@
 #include "tagmap/project/parallel.hpp"
 #include "tagmap/project/pca.hpp"
 #include "tagmap/project/random.hpp"
+#include "tagmap/project/rp_tree.hpp"
 #include "tagmap/project/tsne_affinities.hpp"
 #include "tagmap/project/tsne_bh.hpp"
 #include "tagmap/project/tsne_exact.hpp"
@@ -35,8 +37,8 @@ namespace tagmap::project {
 struct TsneOptions {
     int dims = 2;            ///< 2 or 3
     double perplexity = 30;  ///< effective neighbours; uses k = min(N-1, 3 perplexity + 1)
-    /// automatic: exact below 500 points; else in 2D Barnes-Hut below 10,000 points and FFT
-    /// above; in 3D always Barnes-Hut (the 3D FFT grid is too coarse at large extents).
+    /// automatic: exact below 500 points; else Barnes-Hut below 10,000 points in 2D and below
+    /// 5,000 in 3D, FFT interpolation above (where it is the faster; see docs/tsne.md).
     enum class Gradient { automatic, exact, barnes_hut, fft } gradient = Gradient::automatic;
     double theta = 0.5;                                ///< Barnes-Hut opening angle (0 = exact sum)
     enum class Init { pca, random } init = Init::pca;  ///< both scaled to std 1e-4
@@ -47,6 +49,11 @@ struct TsneOptions {
     std::uint64_t seed = 42;   ///< random init and approximate kNN
     int threads = 0;           ///< 0 = all hardware threads; results do not depend on it
     Metric metric = Metric::euclidean;
+    /// Euclidean metric: reduce the input to its top `pca_dims` principal components before
+    /// the kNN graph and the affinities (as Rtsne and bhtsne do; scikit-learn's docs advise
+    /// it). It cuts the neighbour search's cost by D / pca_dims and discards mostly noise.
+    /// 0 = off; no effect when D <= pca_dims or N <= pca_dims, nor with the cosine metric.
+    int pca_dims = 50;
     /// Called every 50 iterations and after the last one with the iteration count and the
     /// KL divergence of the unexaggerated P (exact for the exact gradient, else estimated
     /// from the approximate normalisation Z, as openTSNE does).
@@ -69,7 +76,7 @@ inline const char* gradient_name(TsneOptions::Gradient g) {
 /// The method `automatic` picks for n points in `dims` dimensions.
 inline TsneOptions::Gradient tsne_automatic_gradient(std::size_t n, int dims) {
     if (n < 500) return TsneOptions::Gradient::exact;
-    if (dims != 2 || n < 10000) return TsneOptions::Gradient::barnes_hut;
+    if (n < (dims == 2 ? 10000u : 5000u)) return TsneOptions::Gradient::barnes_hut;
     return TsneOptions::Gradient::fft;
 }
 
@@ -89,6 +96,9 @@ struct TsneGradient {
 };
 
 namespace tsne_detail {
+
+/// NN-descent's stopping threshold for t-SNE's graph (UMAP keeps the default 0.001).
+inline constexpr double kTsneNnDescentDelta = 0.01;
 
 using RowMatrixD = Eigen::Matrix<double, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
 
@@ -141,6 +151,7 @@ double optimise(const TsneAffinities& P, RowMatrixD& Y, const TsneOptions& o,
     const double learning_rate =
         o.learning_rate > 0 ? o.learning_rate : std::max(200.0, static_cast<double>(n) / 12.0);
     const double plogp = p_log_p(P);
+    const std::vector<float> values(P.values.begin(), P.values.end());
     Repulsion<D> repulsion(method, o.theta);
     std::vector<double> attr(size), rep(size), update(size, 0.0), gains(size, 1.0);
     double* y = Y.data();
@@ -154,8 +165,12 @@ double optimise(const TsneAffinities& P, RowMatrixD& Y, const TsneOptions& o,
         }
         const double exaggeration = early ? o.exaggeration : 1.0;
         const double momentum = early ? 0.5 : 0.8;
+        // The KL's log terms cost ~10x the forces: only when someone will see the value.
+        const bool last = iter + 1 == o.n_iter;
+        const bool report = last || (o.progress && (iter + 1) % 50 == 0);
         const double z = repulsion(y, n, rep.data(), o.threads);
-        const double p_log_w = attraction<D>(P, y, attr.data(), exaggeration, o.threads);
+        const double p_log_w = attraction_csr<D>(n, P.row_ptr.data(), P.cols.data(), values.data(),
+                                                 y, attr.data(), exaggeration, o.threads, report);
         if (!std::isfinite(z) || z <= 0)
             throw Error("t-SNE diverged at iteration " + std::to_string(iter) + " (normalisation " +
                         std::to_string(z) + "); try a smaller learning_rate");
@@ -177,7 +192,7 @@ double optimise(const TsneAffinities& P, RowMatrixD& Y, const TsneOptions& o,
         for (int c = 0; c < D; ++c) mean[c] /= static_cast<double>(n);
         for (std::size_t i = 0; i < n; ++i)
             for (int c = 0; c < D; ++c) y[i * D + c] -= mean[c];
-        if ((iter + 1) % 50 == 0 || iter + 1 == o.n_iter) {
+        if (report) {
             kl = kl_divergence(plogp, p_log_w, z);
             if (o.progress) o.progress(iter + 1, kl);
         }
@@ -201,6 +216,7 @@ inline void check_options(const TsneOptions& o, Eigen::Index n) {
         fail("exaggeration must be positive, got " + std::to_string(o.exaggeration));
     if (!(o.learning_rate >= 0) || !std::isfinite(o.learning_rate))
         fail("learning_rate must be >= 0 (0 = automatic), got " + std::to_string(o.learning_rate));
+    if (o.pca_dims < 0) fail("pca_dims must be >= 0 (0 = off), got " + std::to_string(o.pca_dims));
     resolve_threads(o.threads);  // throws on negative thread counts
 }
 
@@ -222,23 +238,128 @@ TsneGradient tsne_gradient(const TsneAffinities& P, const Eigen::MatrixBase<Deri
                           std::to_string(Y.cols()));
 }
 
-/// The initial embedding (N x dims, std 1e-4 along the first axis): PCA scores or Gaussian.
-template <class Derived>
-Eigen::MatrixXd tsne_initial_embedding(const Eigen::MatrixBase<Derived>& X, const TsneOptions& o) {
-    const Eigen::Index n = X.rows();
-    Eigen::MatrixXd Y;
-    if (o.init == TsneOptions::Init::pca && X.cols() >= o.dims) {
-        Y = pca_scores(X, o.dims, o.seed);
-        const double sd = std::sqrt((Y.col(0).array() - Y.col(0).mean()).square().sum() /
-                                    static_cast<double>(std::max<Eigen::Index>(n - 1, 1)));
-        if (sd > 0 && std::isfinite(sd)) return Y * (1e-4 / sd);
-    }
-    // Random init (also the fallback when PCA is degenerate: all points equal, or D < dims).
+namespace tsne_detail {
+
+/// PCA scores scaled so that column 0 has std 1e-4; empty when degenerate (all points equal).
+inline Eigen::MatrixXd scaled_initial_scores(Eigen::MatrixXd Y) {
+    const double sd = std::sqrt((Y.col(0).array() - Y.col(0).mean()).square().sum() /
+                                static_cast<double>(std::max<Eigen::Index>(Y.rows() - 1, 1)));
+    if (sd > 0 && std::isfinite(sd)) return Y * (1e-4 / sd);
+    return {};
+}
+
+inline Eigen::MatrixXd random_initial_embedding(Eigen::Index n, const TsneOptions& o) {
     Rng rng(o.seed, 0x75e);
-    Y.resize(n, o.dims);
+    Eigen::MatrixXd Y(n, o.dims);
     for (Eigen::Index i = 0; i < n; ++i)
         for (int c = 0; c < o.dims; ++c) Y(i, c) = 1e-4 * rng.normal();
     return Y;
+}
+
+/// Whether tsne_fit reduces X by PCA first (see TsneOptions::pca_dims).
+inline bool reduces_by_pca(const TsneOptions& o, Eigen::Index n, Eigen::Index d) {
+    return o.pca_dims > 0 && o.metric == Metric::euclidean && d > o.pca_dims && n > o.pca_dims;
+}
+
+/// The kNN graph for t-SNE's k (~3 perplexity, far above UMAP's 15): exact brute force below
+/// KnnOptions::kExactBelow points, else NN-descent stopped at a looser delta, since the
+/// perplexity weights make the last, slow-to-find neighbours nearly irrelevant.
+template <class Derived>
+KnnGraph knn_for_tsne(const Eigen::MatrixBase<Derived>& X, int k, const TsneOptions& o) {
+    if (X.rows() < KnnOptions::kExactBelow) return exact_knn(X, k, o.metric, o.threads);
+    NnDescentOptions nn;
+    nn.k = k;
+    nn.metric = o.metric;
+    nn.threads = o.threads;
+    nn.seed = o.seed;
+    nn.delta = kTsneNnDescentDelta;
+    return nn_descent(X, nn);
+}
+
+/// A cache-friendly order of the points (order[new] = old): the leaf order of one
+/// random-projection tree over the data the kNN graph was built from, so that most of a
+/// point's neighbours in P sit near it in memory and the attraction's reads of y hit cache.
+/// Fixed seed: the order only changes rounding, and must not make results depend on `seed`.
+template <class Derived>
+std::vector<int> locality_order(const Eigen::MatrixBase<Derived>& Z) {
+    knn_detail::RowMatrixF points = Z.template cast<float>();
+    points.rowwise() -= points.colwise().mean();
+    const Eigen::VectorXf norms = points.rowwise().squaredNorm();
+    return knn_detail::build_rp_tree(points, norms, 64, Rng::for_stream(0, 0x0DE7)).order;
+}
+
+/// P with rows and columns renumbered by `order` (order[new] = old).
+inline TsneAffinities permuted(const TsneAffinities& P, const std::vector<int>& order,
+                               int threads) {
+    const auto n = static_cast<std::size_t>(P.n);
+    std::vector<int> renumber(n);
+    for (std::size_t r = 0; r < n; ++r) renumber[static_cast<std::size_t>(order[r])] = int(r);
+    TsneAffinities out;
+    out.n = P.n;
+    out.row_ptr.resize(n + 1, 0);
+    out.cols.resize(P.cols.size());
+    out.values.resize(P.values.size());
+    for (std::size_t r = 0; r < n; ++r) {
+        const auto old = static_cast<std::size_t>(order[r]);
+        out.row_ptr[r + 1] = out.row_ptr[r] + (P.row_ptr[old + 1] - P.row_ptr[old]);
+    }
+    parallel_for(n, threads, [&](std::size_t r) {
+        const auto old = static_cast<std::size_t>(order[r]);
+        std::int64_t to = out.row_ptr[r];
+        for (std::int64_t e = P.row_ptr[old]; e < P.row_ptr[old + 1]; ++e, ++to) {
+            out.cols[static_cast<std::size_t>(to)] = renumber[static_cast<std::size_t>(P.cols[e])];
+            out.values[static_cast<std::size_t>(to)] = P.values[static_cast<std::size_t>(e)];
+        }
+    });
+    return out;
+}
+
+}  // namespace tsne_detail
+
+/// The initial embedding (N x dims, std 1e-4 along the first axis): PCA scores or Gaussian.
+template <class Derived>
+Eigen::MatrixXd tsne_initial_embedding(const Eigen::MatrixBase<Derived>& X, const TsneOptions& o) {
+    if (o.init == TsneOptions::Init::pca && X.cols() >= o.dims && X.rows() >= o.dims) {
+        Eigen::MatrixXd Y =
+            tsne_detail::scaled_initial_scores(pca_scores(X, o.dims, o.seed, o.threads));
+        if (Y.size() > 0) return Y;
+    }
+    // Random init (also the fallback when PCA is degenerate: all points equal, or D < dims).
+    return tsne_detail::random_initial_embedding(X.rows(), o);
+}
+
+namespace tsne_detail {
+
+struct Prepared {
+    TsneAffinities P;
+    Eigen::MatrixXd reduced;  ///< the pca_dims PCA scores, empty when not reduced
+    std::vector<int> order;   ///< locality_order(), when asked for
+};
+
+template <class Derived>
+Prepared prepare(const Eigen::MatrixBase<Derived>& X, const TsneOptions& o, bool with_order) {
+    check_options(o, X.rows());
+    const int k = tsne_neighbours_for(o.perplexity, static_cast<int>(X.rows()));
+    Prepared out;
+    if (reduces_by_pca(o, X.rows(), X.cols())) {
+        out.reduced = pca_scores(X, o.pca_dims, o.seed, o.threads);
+        out.P = tsne_affinities(knn_for_tsne(out.reduced, k, o), o.perplexity, o.threads);
+        if (with_order) out.order = locality_order(out.reduced);
+    } else {
+        out.P = tsne_affinities(knn_for_tsne(X, k, o), o.perplexity, o.threads);
+        if (with_order) out.order = locality_order(X);
+    }
+    return out;
+}
+
+}  // namespace tsne_detail
+
+/// The input affinities P tsne_fit builds for X: PCA reduction (pca_dims), kNN graph,
+/// perplexity calibration, symmetrisation.
+template <class Derived>
+TsneAffinities tsne_input_affinities(const Eigen::MatrixBase<Derived>& X,
+                                     const TsneOptions& options = {}) {
+    return tsne_detail::prepare(X, options, false).P;
 }
 
 /// Fits t-SNE to the rows of X; see TsneOptions and docs/tsne.md.
@@ -246,23 +367,34 @@ template <class Derived>
 TsneResult<typename Derived::Scalar> tsne_fit(const Eigen::MatrixBase<Derived>& X,
                                               const TsneOptions& options = {}) {
     using Scalar = typename Derived::Scalar;
-    tsne_detail::check_options(options, X.rows());
-    KnnOptions knn;
-    knn.k = tsne_neighbours_for(options.perplexity, static_cast<int>(X.rows()));
-    knn.metric = options.metric;
-    knn.threads = options.threads;
-    knn.seed = options.seed;
-    const TsneAffinities P =
-        tsne_affinities(knn_graph(X, knn), options.perplexity, options.threads);
-    tsne_detail::RowMatrixD Y = tsne_initial_embedding(X, options);
+    tsne_detail::Prepared input = tsne_detail::prepare(X, options, true);
+    tsne_detail::RowMatrixD Y;
+    if (input.reduced.size() > 0) {
+        // The top `dims` of the pca_dims scores are the PCA initialisation itself.
+        Eigen::MatrixXd init;
+        if (options.init == TsneOptions::Init::pca && options.pca_dims >= options.dims)
+            init = tsne_detail::scaled_initial_scores(input.reduced.leftCols(options.dims));
+        input.reduced.resize(0, 0);  // free it before the optimisation
+        Y = init.size() > 0 ? init : tsne_detail::random_initial_embedding(X.rows(), options);
+    } else {
+        Y = tsne_initial_embedding(X, options);
+    }
     TsneResult<Scalar> result;
     result.gradient =
         options.gradient == TsneOptions::Gradient::automatic
             ? tsne_automatic_gradient(static_cast<std::size_t>(X.rows()), options.dims)
             : options.gradient;
-    result.kl = options.dims == 2 ? tsne_detail::optimise<2>(P, Y, options, result.gradient)
-                                  : tsne_detail::optimise<3>(P, Y, options, result.gradient);
-    result.embedding = Y.template cast<Scalar>();
+    // Optimise in locality order (see locality_order), then restore the input order.
+    const std::vector<int>& order = input.order;
+    const TsneAffinities P = tsne_detail::permuted(input.P, order, options.threads);
+    input.P = TsneAffinities{};
+    tsne_detail::RowMatrixD Yp(Y.rows(), Y.cols());
+    for (Eigen::Index r = 0; r < Y.rows(); ++r) Yp.row(r) = Y.row(order[r]);
+    result.kl = options.dims == 2 ? tsne_detail::optimise<2>(P, Yp, options, result.gradient)
+                                  : tsne_detail::optimise<3>(P, Yp, options, result.gradient);
+    result.embedding.resize(Y.rows(), Y.cols());
+    for (Eigen::Index r = 0; r < Y.rows(); ++r)
+        result.embedding.row(order[r]) = Yp.row(r).template cast<Scalar>();
     return result;
 }
 

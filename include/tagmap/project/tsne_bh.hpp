@@ -38,7 +38,10 @@ class BarnesHutRepulsion {
   private:
     static constexpr int kLeafSize = 4;
 
-    double point(const double* y, std::size_t i, double* out, std::vector<int>& stack) const {
+    // Out of line so that every thread runs the same machine code: inlined copies may
+    // contract a * b + c into FMAs differently, which changes the bits across thread counts.
+    [[gnu::noinline]] double point(const double* y, std::size_t i, double* out,
+                                   std::vector<int>& stack) const {
         const auto& nodes = tree_.nodes();
         const auto& order = tree_.order();
         const double* yi = y + i * D;
