@@ -28,6 +28,76 @@ inline double ordered_sum(const std::vector<double>& values) {
     return total;
 }
 
+/// attr_i (scaled by `exaggeration`) of rows [begin, end) (see attraction_csr). Out of line so
+/// that every thread runs the same machine code (inlined copies may contract differently).
+template <int D, class V>
+[[gnu::noinline]] void attraction_rows(std::size_t begin, std::size_t end,
+                                       const std::int64_t* row_ptr, const int* cols,
+                                       const V* values, const double* y, double* attr,
+                                       double exaggeration) {
+    // Four interleaved partial sums per coordinate (edge e of a row goes to lane e % 4,
+    // summed (0 + 2) + (1 + 3)), as explicit 4-wide vectors (GCC/Clang vector extensions:
+    // the auto-vectoriser leaves the gathers scalar): one 4-wide division per 4 edges.
+    constexpr int L = 4;
+    using Doubles = double __attribute__((vector_size(8 * L)));
+    for (std::size_t i = begin; i < end; ++i) {
+        Doubles lanes[D] = {};
+        const double* yi = y + i * D;
+        const std::int64_t first = row_ptr[i], last = row_ptr[i + 1];
+        std::int64_t e = first;
+        for (; e + L <= last; e += L) {
+            const double* yj[L];
+            Doubles p;
+            for (int l = 0; l < L; ++l) {
+                yj[l] = y + static_cast<std::size_t>(cols[e + l]) * D;
+                p[l] = static_cast<double>(values[e + l]);
+            }
+            Doubles diff[D];
+            Doubles d2 = {1.0, 1.0, 1.0, 1.0};
+            for (int c = 0; c < D; ++c) {
+                Doubles other;
+                for (int l = 0; l < L; ++l) other[l] = yj[l][c];
+                diff[c] = yi[c] - other;
+                d2 += diff[c] * diff[c];
+            }
+            const Doubles pw = p / d2;
+            for (int c = 0; c < D; ++c) lanes[c] += pw * diff[c];
+        }
+        for (int l = 0; e < last; ++e, ++l) {
+            const double* yj = y + static_cast<std::size_t>(cols[e]) * D;
+            double diff[D];
+            double d2 = 1.0;
+            for (int c = 0; c < D; ++c) {
+                diff[c] = yi[c] - yj[c];
+                d2 += diff[c] * diff[c];
+            }
+            const double pw = static_cast<double>(values[e]) / d2;
+            for (int c = 0; c < D; ++c) lanes[c][l] += pw * diff[c];
+        }
+        for (int c = 0; c < D; ++c)
+            attr[i * D + c] =
+                exaggeration * ((lanes[c][0] + lanes[c][2]) + (lanes[c][1] + lanes[c][3]));
+    }
+}
+
+/// sum_ij p_ij log w_ij over rows [begin, end), in (row, edge) order.
+template <int D, class V>
+[[gnu::noinline]] double attraction_log_w(std::size_t begin, std::size_t end,
+                                          const std::int64_t* row_ptr, const int* cols,
+                                          const V* values, const double* y) {
+    double sum_log = 0.0;
+    for (std::size_t i = begin; i < end; ++i) {
+        const double* yi = y + i * D;
+        for (std::int64_t e = row_ptr[i]; e < row_ptr[i + 1]; ++e) {
+            const double* yj = y + static_cast<std::size_t>(cols[e]) * D;
+            double d2 = 0.0;
+            for (int c = 0; c < D; ++c) d2 += (yi[c] - yj[c]) * (yi[c] - yj[c]);
+            sum_log -= static_cast<double>(values[e]) * std::log1p(d2);
+        }
+    }
+    return sum_log;
+}
+
 /// attr_i (scaled by `exaggeration`) into `attr` from P in CSR form (values of type V: the
 /// optimiser streams a float copy, a third less memory per iteration). With `with_log_w`,
 /// also returns sum_ij p_ij log w_ij (for the KL; the logarithms cost more than the forces,
@@ -38,45 +108,9 @@ double attraction_csr(std::size_t n, const std::int64_t* row_ptr, const int* col
                       bool with_log_w) {
     const auto blocks = parallel_map_blocks<double>(
         n, kBlock, threads, [&](std::size_t, std::size_t begin, std::size_t end) {
-            // Four interleaved partial sums per coordinate (edge e of a row goes to lane
-            // e % 4, summed (0 + 2) + (1 + 3)): independent lanes that compilers vectorise
-            // (gathers, one 4-wide division), in a fixed association.
-            constexpr int L = 4;
-            for (std::size_t i = begin; i < end; ++i) {
-                double lanes[D][L] = {};
-                const double* yi = y + i * D;
-                const std::int64_t first = row_ptr[i], last = row_ptr[i + 1];
-                std::int64_t e = first;
-                auto edge = [&](std::int64_t at, int l) {
-                    const double* yj = y + static_cast<std::size_t>(cols[at]) * D;
-                    double diff[D];
-                    double d2 = 1.0;
-                    for (int c = 0; c < D; ++c) {
-                        diff[c] = yi[c] - yj[c];
-                        d2 += diff[c] * diff[c];
-                    }
-                    const double pw = static_cast<double>(values[at]) / d2;
-                    for (int c = 0; c < D; ++c) lanes[c][l] += pw * diff[c];
-                };
-                for (; e + L <= last; e += L)
-                    for (int l = 0; l < L; ++l) edge(e + l, l);
-                for (int l = 0; e < last; ++e, ++l) edge(e, l);
-                for (int c = 0; c < D; ++c)
-                    attr[i * D + c] =
-                        exaggeration * ((lanes[c][0] + lanes[c][2]) + (lanes[c][1] + lanes[c][3]));
-            }
-            if (!with_log_w) return 0.0;
-            double sum_log = 0.0;  // block partial, summed in (point, edge) order
-            for (std::size_t i = begin; i < end; ++i) {
-                const double* yi = y + i * D;
-                for (std::int64_t e = row_ptr[i]; e < row_ptr[i + 1]; ++e) {
-                    const double* yj = y + static_cast<std::size_t>(cols[e]) * D;
-                    double d2 = 0.0;
-                    for (int c = 0; c < D; ++c) d2 += (yi[c] - yj[c]) * (yi[c] - yj[c]);
-                    sum_log -= static_cast<double>(values[e]) * std::log1p(d2);
-                }
-            }
-            return sum_log;
+            attraction_rows<D>(begin, end, row_ptr, cols, values, y, attr, exaggeration);
+            // Block partial, summed in (point, edge) order.
+            return with_log_w ? attraction_log_w<D>(begin, end, row_ptr, cols, values, y) : 0.0;
         });
     return ordered_sum(blocks);
 }

@@ -14,20 +14,24 @@
 // Grid rule. K varies on a unit scale: interpolated directly it needs s <= ~1/4 (0.1-0.5 %
 // error). That is affordable while the map is small (s = min(spacing, extent / min_nodes));
 // converged maps span ~100 units (2D and 3D FMNIST 20k), beyond `max_nodes` per side. Past
-// that cap the spacing grows with the map and the kernels are split at a radius
-// R = max(near_ratio * s, min_radius) (particle-particle/particle-mesh, as in molecular
-// dynamics):
+// that cap the grid has `split_nodes` per side (3D: 32, fewer than the cap: a 64^3 transform
+// costs a third of a 72^3 or 80^3 one), the spacing grows with the map and the kernels are
+// split at a radius R = max(near_ratio * s, min_radius) (particle-particle/particle-mesh, as
+// in molecular dynamics):
 //   K_far(u) = K(u) for u = d^2 >= R^2, else K's first-order Taylor polynomial in u at R^2
 //   (C^1 at R, nearly flat inside, so smooth on the grid's scale; higher orders follow K's
 //   peak and measured less accurate), W_far = (1 + u) K_far;
 //   the grid carries K_far and W_far, and K - K_far, which vanishes beyond R, is summed
-//   exactly over the points in neighbouring cells (side R / 2, single-precision vectors).
+//   exactly over the points in neighbouring cells (side R / 2, single-precision vectors, up
+//   to 8 points of a cell per pass over their neighbours; cells wholly beyond R of those
+//   points are skipped).
 // The grid (and the kernels' transforms) is kept while the map fits and the spacing is
 // within 25 % of the target, with 10 % room for growth: it changes every few iterations.
 // Cost savings: the transforms are pruned to the m^D corner that holds charges and
 // potentials, and the kernels' transforms are DCT-Is of (m + 1)^D values (both are even).
 // Determinism: the points are counting-sorted into cells; spreading runs over slabs of cells
-// wider than a stencil (even slabs in parallel, then odd), everything else per point.
+// wider than a stencil (even slabs in parallel, then odd; one task per slab and charge),
+// everything else per point.
 // Accuracy and cost measured: docs/tsne.md.
 #pragma once
 
@@ -42,6 +46,7 @@
 #include <mutex>
 #include <new>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "tagmap/core/error.hpp"
@@ -59,10 +64,11 @@ struct FftGrid {
     int max_nodes;      ///< cap on nodes per side; beyond it the spacing grows with the map
     double near_ratio;  ///< near-field radius R in units of the spacing, once capped
     double min_radius;  ///< R never falls below this, once capped
+    int split_nodes;    ///< nodes per side once capped (at most max_nodes)
 
     static FftGrid defaults(int dims) {
-        return dims == 2 ? FftGrid{4, 0.25, 128, 256, 3.0, 4.0}
-                         : FftGrid{4, 0.25, 32, 40, 3.0, 2.5};
+        return dims == 2 ? FftGrid{4, 0.25, 128, 256, 3.0, 4.0, 256}
+                         : FftGrid{4, 0.25, 32, 40, 3.0, 2.5, 32};
     }
 };
 
@@ -83,12 +89,14 @@ class FftRepulsion {
     static constexpr int kPotentials = D + 1;  // K * charges
     static constexpr int kReach = 2;           // near-field cells have side R / kReach
     static constexpr int kLanes = 16;          // near-field vector width (floats)
+    static constexpr int kGroup = 8;           // near-field points per pass over neighbours
 
   public:
     explicit FftRepulsion(FftGrid grid = FftGrid::defaults(D)) : grid_(grid) {
         if (grid_.interp_points < 2 || grid_.interp_points > 8 || !(grid_.spacing > 0) ||
             grid_.min_nodes < 2 * grid_.interp_points + 2 || grid_.max_nodes < grid_.min_nodes ||
-            !(grid_.near_ratio >= 1) || !(grid_.min_radius >= 0))
+            !(grid_.near_ratio >= 1) || !(grid_.min_radius >= 0) ||
+            grid_.split_nodes < 2 * grid_.interp_points + 2)
             throw InvalidArgument("t-SNE FFT grid: invalid parameters");
     }
     FftRepulsion(const FftRepulsion&) = delete;
@@ -130,26 +138,37 @@ class FftRepulsion {
         weights_.resize(n * static_cast<std::size_t>(D) * p);
         start_.resize(n * D);
         parallel_for_blocks(n, kBlock, threads, [&](std::size_t, std::size_t b, std::size_t e) {
-            weigh(y, origin, b, e);
+            if (p == 4)
+                weigh<4>(y, origin, b, e);
+            else
+                weigh<0>(y, origin, b, e);
         });
 
-        // Spread. Slabs of cells along the first axis, each wider than a stencil, are spread
-        // serially in sorted order; even slabs in parallel, then odd ones. Slabs of one parity
-        // never touch the same node, so every node sums its terms in a fixed order.
         const std::size_t real_size = ipow<std::size_t>(static_cast<std::size_t>(len), D);
+        auto spread_range = [&](int q, std::size_t b, std::size_t e) {
+            if (p == 4)
+                spread<4>(y, centre, len, q, b, e);
+            else
+                spread<0>(y, centre, len, q, b, e);
+        };
+        // Spread. Slabs of cells along the first axis, each wider than a stencil, are spread
+        // serially in sorted order; even slabs in parallel, then odd ones. Slabs of one
+        // parity never touch the same node, so every node sums its terms in a fixed order.
+        // One task per (slab, charge): clustered maps put most points in a few slabs.
         for (int q = 0; q < kCharges; ++q) clear_corner(real_[q], m, len);
         const int slab = static_cast<int>(std::ceil((p + 1) * s / cell_side_));
         const int slabs = (cells_ + slab - 1) / slab;
         const std::size_t plane = ipow<std::size_t>(static_cast<std::size_t>(cells_), D - 1);
         for (int parity = 0; parity < 2; ++parity)
-            parallel_for_blocks(static_cast<std::size_t>((slabs + 1 - parity) / 2), 1, threads,
-                                [&](std::size_t h, std::size_t, std::size_t) {
-                                    const int first = (2 * static_cast<int>(h) + parity) * slab;
-                                    const int last = std::min(first + slab, cells_);
-                                    spread(y, centre, len,
-                                           static_cast<std::size_t>(cell_start_[first * plane]),
-                                           static_cast<std::size_t>(cell_start_[last * plane]));
-                                });
+            parallel_for_blocks(
+                static_cast<std::size_t>((slabs + 1 - parity) / 2) * kCharges, 1, threads,
+                [&](std::size_t task, std::size_t, std::size_t) {
+                    const int first = (2 * static_cast<int>(task / kCharges) + parity) * slab;
+                    const int last = std::min(first + slab, cells_);
+                    spread_range(static_cast<int>(task % kCharges),
+                                 static_cast<std::size_t>(cell_start_[first * plane]),
+                                 static_cast<std::size_t>(cell_start_[last * plane]));
+                });
 
         // Convolve each charge grid with the kernel: independent transforms, run in parallel.
         const std::size_t complex_size = real_size / len * (len / 2 + 1);
@@ -175,7 +194,10 @@ class FftRepulsion {
         // Interpolate the potentials back and add the near field, point by point.
         z_terms_.resize(n);
         parallel_for_blocks(n, kBlock, threads, [&](std::size_t, std::size_t b, std::size_t e) {
-            interpolate(y, centre, len, rep, b, e);
+            if (p == 4)
+                interpolate<4>(y, centre, len, rep, b, e);
+            else
+                interpolate<0>(y, centre, len, rep, b, e);
         });
         return grid_z + ordered_sum(z_terms_) - static_cast<double>(n);
     }
@@ -192,9 +214,11 @@ class FftRepulsion {
     // code: inlined copies may contract a * b + c into FMAs differently, changing the bits.
 
     // Stencil start and Lagrange weights of sorted points [begin, end).
+    // P: the number of interpolation points if known at compile time (4, the default), else 0.
+    template <int P>
     [[gnu::noinline]] void weigh(const double* y, const std::array<double, D>& origin,
                                  std::size_t begin, std::size_t end) {
-        const int p = grid_.interp_points;
+        const int p = P > 0 ? P : grid_.interp_points;
         const std::size_t pw = static_cast<std::size_t>(D) * p;
         const double shift = 0.5 * (p - 2);
         for (std::size_t k = begin; k < end; ++k) {
@@ -210,14 +234,14 @@ class FftRepulsion {
 
     // Interpolates the potentials at sorted points [begin, end), adds the near field, and
     // writes rep (by original index) and the points' Z terms.
+    template <int P>
     [[gnu::noinline]] void interpolate(const double* y, const std::array<double, D>& centre,
                                        int len, double* rep, std::size_t begin, std::size_t end) {
-        const int p = grid_.interp_points;
-        const double r2 = radius_ * radius_;
+        const int p = P > 0 ? P : grid_.interp_points;
         for (std::size_t k = begin; k < end; ++k) {
             const std::size_t i = static_cast<std::size_t>(order_[k]);
             double phi[kPotentials] = {};
-            for_stencil(k, len, [&](std::size_t index, const double* wz) {
+            for_stencil<P>(k, len, [&](std::size_t index, const double* wz) {
                 for (int q = 0; q < kPotentials; ++q) {
                     const float* pot = potential_[q] + index;
                     double sum = 0.0;
@@ -225,11 +249,21 @@ class FftRepulsion {
                     phi[q] += sum;
                 }
             });
-            double force[D];
-            for (int c = 0; c < D; ++c) force[c] = (y[i * D + c] - centre[c]) * phi[0] - phi[1 + c];
-            const double z = r2 > 0 ? near_field(k, force, r2) : 0.0;
-            for (int c = 0; c < D; ++c) rep[i * D + c] = force[c];
-            z_terms_[k] = z;
+            for (int c = 0; c < D; ++c)
+                rep[i * D + c] = (y[i * D + c] - centre[c]) * phi[0] - phi[1 + c];
+            z_terms_[k] = 0.0;
+        }
+        if (radius_ == 0.0) return;
+        // The near field for runs of up to kGroup points of one cell, which share the
+        // neighbours' loads and ranges.
+        for (std::size_t k = begin; k < end;) {
+            const int cell = cell_of_[static_cast<std::size_t>(order_[k])];
+            std::size_t count = 1;
+            while (count < kGroup && k + count < end &&
+                   cell_of_[static_cast<std::size_t>(order_[k + count])] == cell)
+                ++count;
+            near_field_group(count, k, y, rep);
+            k += count;
         }
     }
 
@@ -254,29 +288,29 @@ class FftRepulsion {
         return total;
     }
 
-    // Spreads the charges of sorted points [begin, end) onto the grid.
+    // Spreads charge q (0: 1, else y_q - centre) of sorted points [begin, end) onto its grid.
+    template <int P>
     [[gnu::noinline]] void spread(const double* y, const std::array<double, D>& centre, int len,
-                                  std::size_t begin, std::size_t end) {
-        const int p = grid_.interp_points;
+                                  int q, std::size_t begin, std::size_t end) {
+        const int p = P > 0 ? P : grid_.interp_points;
+        float* grid = real_[static_cast<std::size_t>(q)];
         for (std::size_t k = begin; k < end; ++k) {
             const std::size_t i = static_cast<std::size_t>(order_[k]);
-            double charge[kCharges];
-            charge[0] = 1.0;
-            for (int c = 0; c < D; ++c) charge[1 + c] = y[i * D + c] - centre[c];
-            for_stencil(k, len, [&](std::size_t index, const double* wz) {
-                for (int q = 0; q < kCharges; ++q) {
-                    float* row = real_[q] + index;
-                    for (int a = 0; a < p; ++a) row[a] += static_cast<float>(wz[a] * charge[q]);
-                }
+            const double charge = q == 0 ? 1.0
+                                         : y[i * D + static_cast<std::size_t>(q - 1)] -
+                                               centre[static_cast<std::size_t>(q - 1)];
+            for_stencil<P>(k, len, [&](std::size_t index, const double* wz) {
+                float* row = grid + index;
+                for (int a = 0; a < p; ++a) row[a] += static_cast<float>(wz[a] * charge);
             });
         }
     }
 
     // Calls f(index of the row's first node, weights along the last axis scaled by the other
     // axes' weights) for each of the p^(D-1) rows of point k's stencil (k in sorted order).
-    template <class F>
+    template <int P, class F>
     void for_stencil(std::size_t k, int len, F&& f) const {
-        const int p = grid_.interp_points;
+        const int p = P > 0 ? P : grid_.interp_points;
         const double* w = &weights_[k * static_cast<std::size_t>(D) * p];
         const int* first = &start_[k * D];
         double scaled[8];
@@ -327,12 +361,20 @@ class FftRepulsion {
         return (1.0 + 3.0 * r2 - 2.0 * u) * inv * inv * inv;
     }
 
+    // Nodes per side once capped.
+    int split_nodes() const {
+        int m = std::min(grid_.split_nodes, grid_.max_nodes);
+        while (fft_friendly(m) != m) --m;
+        return m;
+    }
+
     // Target spacing for a map of this extent: `spacing`, finer while min_nodes nodes span
-    // the map more finely, coarser once max_nodes nodes cannot span it at `spacing`.
+    // the map more finely; once max_nodes nodes cannot span it at `spacing`, split_nodes
+    // nodes span it.
     double target_spacing(double extent) const {
         const int pad = grid_.interp_points + 1;
-        const double fine = std::min(grid_.spacing, extent / (grid_.min_nodes - pad));
-        return std::max(fine, extent / (grid_.max_nodes - pad));
+        if (extent > grid_.spacing * (grid_.max_nodes - pad)) return extent / (split_nodes() - pad);
+        return std::min(grid_.spacing, extent / (grid_.min_nodes - pad));
     }
 
     // Picks spacing, nodes per side and near radius for a map of this extent; keeps the
@@ -350,9 +392,8 @@ class FftRepulsion {
         const double roomy = 1.1 * extent;
         double s = target_spacing(roomy);
         int m = fft_friendly(static_cast<int>(std::ceil(roomy / s)) + pad);
-        if (m > grid_.max_nodes) {
-            m = grid_.max_nodes;
-            while (fft_friendly(m) != m) --m;
+        if (m > grid_.max_nodes || s > grid_.spacing * (1 + 1e-9)) {
+            m = split_nodes();
             s = roomy / (m - pad);
         }
         const double radius =
@@ -471,21 +512,55 @@ class FftRepulsion {
                     static_cast<float>(y[static_cast<std::size_t>(order_[k]) * D + c] - centre[c]);
     }
 
-    // Adds sum_{|y_i - y_j| < R} (K - K_far)(y_i - y_j) to `force` and returns the matching
-    // Z term sum (1 + d^2)(K - K_far) (the point itself included: 1 - K_far(0)).
-    double near_field(std::size_t k, double* force, double r2) const {
+    // near_field<count>(k0, y, rep), count in 1..kGroup.
+    void near_field_group(std::size_t count, std::size_t k0, const double* y, double* rep) {
+        using Member = void (FftRepulsion::*)(std::size_t, const double*, double*);
+        static constexpr auto table = []<std::size_t... G>(std::index_sequence<G...>) {
+            return std::array<Member, kGroup>{
+                &FftRepulsion::near_field<static_cast<int>(G) + 1>...};
+        }
+        (std::make_index_sequence<kGroup>{});
+        (this->*table[count - 1])(k0, y, rep);
+    }
+
+    // For the G sorted points k0.. (one cell): adds sum_{|y_i - y_j| < R} (K - K_far)(y_i - y_j)
+    // to rep_i and sets the matching Z term sum (1 + d^2)(K - K_far) (the point itself
+    // included: 1 - K_far(0)).
+    template <int G>
+    [[gnu::noinline]] void near_field(std::size_t k0, const double* y, double* rep) {
+        static_assert(G >= 1 && G <= kGroup);
         const int cells = cells_;
-        const auto id = static_cast<std::size_t>(cell_of_[static_cast<std::size_t>(order_[k])]);
+        const double r2 = radius_ * radius_;
+        const auto id = static_cast<std::size_t>(cell_of_[static_cast<std::size_t>(order_[k0])]);
         int cell[D];
         std::size_t rest = id;
         for (int c = D - 1; c >= 0; --c) {
             cell[c] = static_cast<int>(rest % static_cast<std::size_t>(cells));
             rest /= static_cast<std::size_t>(cells);
         }
+        // Squared distance (cell units) from the nearest of the points to the slab of the
+        // neighbour cell at offset o - kReach along each axis (infinite outside the grid).
+        // R is kReach cells; the margin keeps pairs that rounding puts at the boundary.
+        constexpr int kWidth = 2 * kReach + 1;
+        const double reach2 = (kReach + 1e-3) * (kReach + 1e-3);
+        double gap2[D][kWidth];
         // Single precision (the near field is ~1e-3 of nothing but itself; float keeps ~1e-6),
-        // kLanes independent partial sums, combined in a fixed order.
-        float yi[D];
-        for (int c = 0; c < D; ++c) yi[c] = sorted_[static_cast<std::size_t>(c) * stride_ + k];
+        // kLanes independent partial sums per point, combined in a fixed order.
+        float yi[G][D];
+        for (int c = 0; c < D; ++c) {
+            for (int o = 0; o < kWidth; ++o) gap2[c][o] = INFINITY;
+            for (int g = 0; g < G; ++g) {
+                const std::size_t k = k0 + static_cast<std::size_t>(g);
+                const auto i = static_cast<std::size_t>(order_[k]);
+                yi[g][c] = sorted_[static_cast<std::size_t>(c) * stride_ + k];
+                const double pos = (y[i * D + c] - cell_origin_[c]) / cell_side_;
+                for (int o = 0; o < kWidth; ++o) {
+                    const int nb = cell[c] + o - kReach;
+                    const double gap = o > kReach ? nb - pos : o < kReach ? pos - (nb + 1) : 0.0;
+                    if (nb >= 0 && nb < cells) gap2[c][o] = std::min(gap2[c][o], gap * gap);
+                }
+            }
+        }
         // K - K_far = w^2 - (1 + 3 R^2 - 2 d^2) / (1 + R^2)^3 inside R.
         const double inv = 1.0 / (1.0 + r2);
         const auto t0 = static_cast<float>((1.0 + 3.0 * r2) * inv * inv * inv);
@@ -496,55 +571,66 @@ class FftRepulsion {
         using Ints = int __attribute__((vector_size(4 * kLanes)));
         Ints lane{};
         for (int l = 0; l < kLanes; ++l) lane[l] = l;
-        Floats f[D] = {};
-        Floats zl{};
-        // Neighbour cells (side R / kReach) within kReach cells; those adjacent along the last
-        // axis are contiguous in sorted order: one range per row.
-        constexpr int kWidth = 2 * kReach + 1;
-        const int rows = ipow(kWidth, D - 1);
-        for (int r = 0; r < rows; ++r) {
+        Floats f[G][D] = {};
+        Floats zl[G] = {};
+        // Neighbour cells (side R / kReach) within kReach cells, skipping those wholly beyond
+        // R of the points; those adjacent along the last axis are contiguous in sorted order:
+        // one range per row.
+        const auto row_cells = static_cast<std::size_t>(cells);
+        for (int r = 0; r < ipow(kWidth, D - 1); ++r) {
             int left = r;
-            std::size_t base = 0;
-            bool valid = true;
+            std::size_t row = 0;
+            double g2 = 0.0;
             for (int c = 0; c < D - 1; ++c) {
-                const int nb = cell[c] + (left % kWidth) - kReach;
+                const int o = left % kWidth;
                 left /= kWidth;
-                valid = valid && nb >= 0 && nb < cells;
-                base = base * static_cast<std::size_t>(cells) + static_cast<std::size_t>(nb);
+                g2 += gap2[c][o];
+                row = (row + static_cast<std::size_t>(cell[c] + o - kReach)) * row_cells;
             }
-            if (!valid) continue;
-            const int z0 = std::max(cell[D - 1] - kReach, 0);
-            const int z1 = std::min(cell[D - 1] + kReach, cells - 1);
-            const std::size_t row = base * static_cast<std::size_t>(cells);
+            if (!(g2 < reach2)) continue;
+            const double* gz = gap2[D - 1];
+            int o0 = 0, o1 = kWidth - 1;
+            while (!(g2 + gz[o0] < reach2)) ++o0;
+            while (!(g2 + gz[o1] < reach2)) --o1;
+            const int z0 = cell[D - 1] + o0 - kReach, z1 = cell[D - 1] + o1 - kReach;
             const int begin = cell_start_[row + static_cast<std::size_t>(z0)];
             const int end = cell_start_[row + static_cast<std::size_t>(z1) + 1];
             for (int j = begin; j < end; j += kLanes) {
-                Floats diff[D];
-                Floats d2{};
-                for (int c = 0; c < D; ++c) {
-                    Floats v;
-                    std::memcpy(&v,
+                Floats v[D];
+                for (int c = 0; c < D; ++c)
+                    std::memcpy(&v[c],
                                 &sorted_[static_cast<std::size_t>(c) * stride_ +
                                          static_cast<std::size_t>(j)],
-                                sizeof v);
-                    diff[c] = yi[c] - v;
-                    d2 += diff[c] * diff[c];
-                }
-                const Floats w = 1.0f / (1.0f + d2);
-                Floats corr = w * w - (t0 + t1 * d2);
+                                sizeof v[c]);
                 // Lanes past `end` (padding or other cells) and pairs beyond R count zero.
-                const Ints keep = (d2 < r2f) & (lane < end - j);
-                corr = reinterpret_cast<Floats>(reinterpret_cast<Ints>(corr) & keep);
-                zl += (1.0f + d2) * corr;
-                for (int c = 0; c < D; ++c) f[c] += corr * diff[c];
+                const Ints live = lane < end - j;
+                for (int g = 0; g < G; ++g) {
+                    Floats diff[D];
+                    Floats d2{};
+                    for (int c = 0; c < D; ++c) {
+                        diff[c] = yi[g][c] - v[c];
+                        d2 += diff[c] * diff[c];
+                    }
+                    const Floats x = 1.0f + d2;
+                    const Floats w = 1.0f / x;
+                    Floats corr = w * w - (t0 + t1 * d2);
+                    const Ints keep = (d2 < r2f) & live;
+                    corr = reinterpret_cast<Floats>(reinterpret_cast<Ints>(corr) & keep);
+                    zl[g] += x * corr;
+                    for (int c = 0; c < D; ++c) f[g][c] += corr * diff[c];
+                }
             }
         }
-        double z = 0.0;
-        for (int l = 0; l < kLanes; ++l) {
-            z += zl[l];
-            for (int c = 0; c < D; ++c) force[c] += f[c][l];
+        for (int g = 0; g < G; ++g) {
+            const std::size_t k = k0 + static_cast<std::size_t>(g);
+            const auto i = static_cast<std::size_t>(order_[k]);
+            double z = 0.0;
+            for (int l = 0; l < kLanes; ++l) {
+                z += zl[g][l];
+                for (int c = 0; c < D; ++c) rep[i * D + c] += f[g][c][l];
+            }
+            z_terms_[k] = z;
         }
-        return z;
     }
 
     // (Re)allocates buffers and plans for m nodes per side (padded length 2m).
