@@ -28,6 +28,8 @@ struct KnnOptions {
     /// automatic: exact below kExactBelow points (like umap-learn), approximate above.
     enum class Method { automatic, exact, approximate } method = Method::automatic;
     static constexpr int kExactBelow = 4096;
+    /// approximate method: NN-descent's stopping threshold (NnDescentOptions::delta)
+    double nn_descent_delta = 0.001;
 };
 
 /// The k-nearest-neighbour graph of the rows of X (rows are points, any float/double Eigen
@@ -43,6 +45,7 @@ KnnGraph knn_graph(const Eigen::MatrixBase<Derived>& X, const KnnOptions& option
     nn.metric = options.metric;
     nn.threads = options.threads;
     nn.seed = options.seed;
+    nn.delta = options.nn_descent_delta;
     return nn_descent(X, nn);
 }
 

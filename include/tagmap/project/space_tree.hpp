@@ -11,6 +11,8 @@
 #include <cstdint>
 #include <vector>
 
+#include "tagmap/project/bounding_box.hpp"
+
 namespace tagmap::project {
 
 template <int D>
@@ -41,14 +43,7 @@ class SpaceTree {
         for (std::size_t i = 0; i < n; ++i) order_[i] = static_cast<int>(i);
         scratch_.resize(n);
         if (n == 0) return;
-        std::array<double, D> lo, hi;
-        lo.fill(INFINITY);
-        hi.fill(-INFINITY);
-        for (std::size_t i = 0; i < n; ++i)
-            for (int c = 0; c < D; ++c) {
-                lo[c] = std::min(lo[c], points[i * D + c]);
-                hi[c] = std::max(hi[c], points[i * D + c]);
-            }
+        const auto [lo, hi] = bounding_box<D>(points, n);
         Node root;
         double half = 0.0;
         for (int c = 0; c < D; ++c) {

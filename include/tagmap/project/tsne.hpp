@@ -261,19 +261,18 @@ inline bool reduces_by_pca(const TsneOptions& o, Eigen::Index n, Eigen::Index d)
     return o.pca_dims > 0 && o.metric == Metric::euclidean && d > o.pca_dims && n > o.pca_dims;
 }
 
-/// The kNN graph for t-SNE's k (~3 perplexity, far above UMAP's 15): exact brute force below
-/// KnnOptions::kExactBelow points, else NN-descent stopped at a looser delta, since the
-/// perplexity weights make the last, slow-to-find neighbours nearly irrelevant.
+/// The kNN graph for t-SNE's k (~3 perplexity, far above UMAP's 15): knn_graph's automatic
+/// choice, with NN-descent stopped at a looser delta, since the perplexity weights make the
+/// last, slow-to-find neighbours nearly irrelevant.
 template <class Derived>
 KnnGraph knn_for_tsne(const Eigen::MatrixBase<Derived>& X, int k, const TsneOptions& o) {
-    if (X.rows() < KnnOptions::kExactBelow) return exact_knn(X, k, o.metric, o.threads);
-    NnDescentOptions nn;
-    nn.k = k;
-    nn.metric = o.metric;
-    nn.threads = o.threads;
-    nn.seed = o.seed;
-    nn.delta = kTsneNnDescentDelta;
-    return nn_descent(X, nn);
+    KnnOptions knn;
+    knn.k = k;
+    knn.metric = o.metric;
+    knn.threads = o.threads;
+    knn.seed = o.seed;
+    knn.nn_descent_delta = kTsneNnDescentDelta;
+    return knn_graph(X, knn);
 }
 
 /// A cache-friendly order of the points (order[new] = old): the leaf order of one

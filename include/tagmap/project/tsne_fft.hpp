@@ -51,6 +51,7 @@
 
 #include "tagmap/core/error.hpp"
 #include "tagmap/core/fftw_plan.hpp"
+#include "tagmap/project/bounding_box.hpp"
 #include "tagmap/project/parallel.hpp"
 #include "tagmap/project/tsne_exact.hpp"
 
@@ -111,14 +112,7 @@ class FftRepulsion {
     /// rep_i = sum_j w_ij^2 (y_i - y_j) into `rep`; returns Z (both approximate).
     double operator()(const double* y, std::size_t n, double* rep, int threads) {
         const int p = grid_.interp_points;
-        std::array<double, D> lo, hi;
-        lo.fill(INFINITY);
-        hi.fill(-INFINITY);
-        for (std::size_t i = 0; i < n; ++i)
-            for (int c = 0; c < D; ++c) {
-                lo[c] = std::min(lo[c], y[i * D + c]);
-                hi[c] = std::max(hi[c], y[i * D + c]);
-            }
+        const auto [lo, hi] = bounding_box<D>(y, n);
         double extent = 0.0;
         for (int c = 0; c < D; ++c) extent = std::max(extent, hi[c] - lo[c]);
         choose_grid(extent);
