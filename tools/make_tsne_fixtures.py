@@ -10,10 +10,16 @@ Writes tests/data/tsne/tsne_reference.txt with
       at them, by the dense textbook formulas in numpy.
   S3  X's scores on its top 3 principal axes (numpy eigh of the centred covariance), each
       column's sign making its largest-magnitude entry positive (scikit-learn's svd_flip)
-  Ppca  the joint probabilities above computed on S3 (what TsneOptions::pca_dims = 3 gives)
+  Ppca  the joint probabilities above computed on S3 (what TsneOptions::pca_dims = 3 with
+      rerank_factor = 0 gives)
+  Prr   the joint probabilities of X over neighbour sets re-ranked from S1 (X's scores on its
+      top principal axis, so coarse that the candidates miss some true neighbours): each
+      point's ceil(1.33 k) nearest in S1 are the candidates, the k nearest of them in X
+      (float32 distances, ties by index) its neighbours (pca_dims = 1, rerank_factor = 1.33)
 
 Usage: /usr/bin/python3 tools/make_tsne_fixtures.py [output_dir]
 """
+import math
 import os
 import sys
 
@@ -21,14 +27,31 @@ import numpy as np
 from sklearn.manifold._utils import _binary_search_perplexity
 
 PERPLEXITY = 5.0
+RERANK_FACTOR = 1.33
 
 
-def joint_probabilities(X, perplexity):
-    n = X.shape[0]
-    k = min(n - 1, int(3.0 * perplexity + 1))
+def squared_distances(X):
     d2 = ((X[:, None, :] - X[None, :, :]) ** 2).sum(-1)
     np.fill_diagonal(d2, np.inf)
-    order = np.argsort(d2, axis=1, kind="stable")[:, :k]
+    return d2
+
+
+def joint_probabilities(X, perplexity, candidates_from=None, rerank_factor=1.0):
+    n = X.shape[0]
+    k = min(n - 1, int(3.0 * perplexity + 1))
+    d2 = squared_distances(X)
+    if candidates_from is None:
+        order = np.argsort(d2, axis=1, kind="stable")[:, :k]
+    else:
+        searched = min(n - 1, math.ceil(k * rerank_factor))
+        candidates = np.argsort(squared_distances(candidates_from), axis=1, kind="stable")
+        candidates = candidates[:, :searched]
+        Xf = X.astype(np.float32)
+        order = np.empty((n, k), dtype=np.int64)
+        for i in range(n):
+            dist = ((Xf[candidates[i]] - Xf[i]) ** 2).sum(-1)
+            ranked = sorted(zip(dist.tolist(), candidates[i].tolist()))
+            order[i] = [j for _, j in ranked[:k]]
     sq = np.take_along_axis(d2, order, axis=1).astype(np.float32)
     cond = _binary_search_perplexity(sq, perplexity, 0)
     C = np.zeros((n, n))
@@ -88,6 +111,9 @@ def main():
     S = pca_scores(X, 3)
     lines += block("S3", S)
     lines += sparse("Ppca", joint_probabilities(S, PERPLEXITY)[0], "3 ")
+    lines.append(f"rerank_factor {RERANK_FACTOR!r}")
+    S1 = pca_scores(X, 1)
+    lines += sparse("Prr", joint_probabilities(X, PERPLEXITY, S1, RERANK_FACTOR)[0], "1 ")
     os.makedirs(out_dir, exist_ok=True)
     with open(os.path.join(out_dir, "tsne_reference.txt"), "w") as f:
         f.write("\n".join(lines) + "\n")

@@ -10,7 +10,8 @@ and prints time, KL (each tool's own report), kNN15 preservation (5,000 sampled 
 exact neighbours in both spaces, the high one being the raw 784-D input) and 10NN accuracy
 (full: fit on rows 0-59,999, score the rest; subset: fit on its first 15,000 rows, score the
 other 5,000), plus time ratios and a summary table. tagmap runs with its defaults, which
-include PCA to 50 dimensions first (TsneOptions::pca_dims), like Rtsne.
+include PCA to 50 dimensions for the neighbour search (TsneOptions::pca_dims), like Rtsne,
+with the candidates re-ranked by their raw 784-D distances (TsneOptions::rerank_factor).
 
 tagmap runs through build*/bin/tsne_driver (bench/tsne/tsne_driver.cpp; build it with
 -DTAGMAP_BUILD_BENCH=ON --target tsne_driver). Run by hand:

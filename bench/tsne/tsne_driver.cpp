@@ -1,6 +1,7 @@
 // Runs tagmap's t-SNE on a raw float32 matrix, for bench/tsne/fmnist_vs_peers.py.
 //   tsne_driver IN.f32 N D OUT.f32 [--dims 2|3] [--threads T] [--gradient auto|exact|bh|fft]
 //               [--perplexity P] [--n-iter I] [--seed S] [--pca-dims K]
+//               [--rerank-factor F] [--learning-rate L]
 // Prints one JSON line: seconds (PCA + kNN + affinities + optimisation, file I/O excluded), the
 // final KL, the gradient method used.
 #include <Eigen/Core>
@@ -19,7 +20,7 @@ int main(int argc, char** argv) {
     if (argc < 5) {
         std::cerr << "usage: tsne_driver IN.f32 N D OUT.f32 [--dims 2|3] [--threads T] "
                      "[--gradient auto|exact|bh|fft] [--perplexity P] [--n-iter I] [--seed S] "
-                     "[--pca-dims K]\n";
+                     "[--pca-dims K] [--rerank-factor F] [--learning-rate L]\n";
         return 2;
     }
     const long n = std::atol(argv[2]), d = std::atol(argv[3]);
@@ -38,6 +39,10 @@ int main(int argc, char** argv) {
             o.seed = std::stoull(value);
         else if (key == "--pca-dims")
             o.pca_dims = std::stoi(value);
+        else if (key == "--rerank-factor")
+            o.rerank_factor = std::stod(value);
+        else if (key == "--learning-rate")
+            o.learning_rate = std::stod(value);
         else if (key == "--gradient")
             o.gradient = value == "exact" ? TsneOptions::Gradient::exact
                          : value == "bh"  ? TsneOptions::Gradient::barnes_hut

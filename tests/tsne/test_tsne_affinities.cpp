@@ -1,6 +1,7 @@
 // Perplexity calibration and symmetrisation against scikit-learn (tools/make_tsne_fixtures.py).
 #include <gtest/gtest.h>
 
+#include <cmath>
 #include <cstring>
 
 #include "tagmap/project/knn.hpp"
@@ -94,6 +95,7 @@ TEST(TsnePca, PcaDimsAffinitiesMatchNumpyOnProjectedInput) {
     o.perplexity = ref.perplexity;
     o.threads = 2;
     o.pca_dims = ref.pca_dims;
+    o.rerank_factor = 0;  // neighbours and distances of the PCA scores as they are
     ASSERT_LT(o.pca_dims, X.cols());
     const Eigen::MatrixXd reduced = tagmap::test::dense(tsne_input_affinities(X, o));
     EXPECT_LT((reduced - ref.P_pca).cwiseAbs().maxCoeff(), 1e-6 * ref.P_pca.maxCoeff());
@@ -107,4 +109,36 @@ TEST(TsnePca, PcaDimsAffinitiesMatchNumpyOnProjectedInput) {
     }
     o.pca_dims = -1;
     EXPECT_THROW(tsne_input_affinities(X, o), tagmap::InvalidArgument);
+}
+
+TEST(TsnePca, RerankedNeighboursMatchNumpy) {
+    const auto ref = tagmap::test::TsneReference::load();
+    const Eigen::MatrixXd& X = ref.matrices.at("X");
+    TsneOptions o;
+    o.perplexity = ref.perplexity;
+    o.pca_dims = ref.rerank_pca_dims;
+    o.rerank_factor = ref.rerank_factor;
+    ASSERT_GT(o.rerank_factor, 1.0);
+    for (int threads : {1, 2}) {
+        o.threads = threads;
+        const Eigen::MatrixXd P = tagmap::test::dense(tsne_input_affinities(X, o));
+        EXPECT_LT((P - ref.P_rerank).cwiseAbs().maxCoeff(), 1e-6 * ref.P_rerank.maxCoeff())
+            << threads << " threads";
+    }
+    // Re-ranking gives neither the reduced input's P nor the input's own (the candidates miss
+    // some of its neighbours), else this test could not fail.
+    o.rerank_factor = 0;
+    const Eigen::MatrixXd reduced = tagmap::test::dense(tsne_input_affinities(X, o));
+    EXPECT_GT((ref.P_rerank - reduced).cwiseAbs().maxCoeff(), 1e-3 * ref.P_rerank.maxCoeff());
+    EXPECT_GT((ref.P_rerank - ref.P).cwiseAbs().maxCoeff(), 1e-3 * ref.P_rerank.maxCoeff());
+    o.rerank_factor = ref.rerank_factor;
+    // The same float input, row-major (no copy) and column-major (copied), gives the same P.
+    const Eigen::MatrixXf xf = X.cast<float>();
+    const Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor> xr = xf;
+    EXPECT_EQ(tagmap::test::dense(tsne_input_affinities(xf, o)),
+              tagmap::test::dense(tsne_input_affinities(xr, o)));
+    for (double bad : {-1.0, 0.5, 101.0, std::nan("")}) {
+        o.rerank_factor = bad;
+        EXPECT_THROW(tsne_input_affinities(X, o), tagmap::InvalidArgument) << bad;
+    }
 }

@@ -23,6 +23,9 @@ struct TsneReference {
     Eigen::MatrixXd P;                                // dense joint probabilities
     int pca_dims = 0;                                 // P_pca is P of X's top pca_dims scores
     Eigen::MatrixXd P_pca;
+    double rerank_factor = 0;  // P_rerank: neighbours re-ranked in X from candidates found in
+    int rerank_pca_dims = 0;   // X's top rerank_pca_dims scores
+    Eigen::MatrixXd P_rerank;
 
     static TsneReference load() {
         const auto path = test_data_dir() / "tsne" / "tsne_reference.txt";
@@ -35,12 +38,16 @@ struct TsneReference {
                 std::getline(in, word);
             } else if (word == "perplexity") {
                 in >> ref.perplexity >> word >> ref.k;
-            } else if (word == "P" || word == "Ppca") {
-                if (word == "Ppca") in >> ref.pca_dims;
+            } else if (word == "rerank_factor") {
+                in >> ref.rerank_factor;
+            } else if (word == "P" || word == "Ppca" || word == "Prr") {
+                if (word != "P") in >> (word == "Ppca" ? ref.pca_dims : ref.rerank_pca_dims);
                 long nnz = 0;
                 in >> nnz;
                 const auto n = ref.matrices.at("X").rows();
-                Eigen::MatrixXd& P = word == "P" ? ref.P : ref.P_pca;
+                Eigen::MatrixXd& P = word == "P"      ? ref.P
+                                     : word == "Ppca" ? ref.P_pca
+                                                      : ref.P_rerank;
                 P = Eigen::MatrixXd::Zero(n, n);
                 for (long e = 0; e < nnz; ++e) {
                     int i = 0, j = 0;

@@ -6,18 +6,22 @@
 //   auto fit = tagmap::project::tsne_fit(X, o);          // embedding, final KL, method used
 //
 // Pipeline: PCA to pca_dims dimensions (as Rtsne/bhtsne) -> kNN graph (k = min(N-1,
-// 3 perplexity + 1), knn.hpp) -> perplexity-calibrated, symmetrised sparse P
+// 3 perplexity + 1), knn.hpp; candidates from the PCA scores re-ranked by input distance)
+// -> perplexity-calibrated, symmetrised sparse P
 // (tsne_affinities.hpp) -> PCA initialisation scaled to std 1e-4 -> gradient descent with
 // momentum and gains, early exaggeration (openTSNE's schedule).
 // Semantics of every option: docs/tsne.md.
 #pragma once
 
 #include <Eigen/Core>
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <functional>
 #include <memory>
 #include <string>
+#include <type_traits>
+#include <utility>
 #include <variant>
 #include <vector>
 
@@ -45,7 +49,7 @@ struct TsneOptions {
     int n_iter = 750;             ///< total iterations, early exaggeration included
     int exaggeration_iter = 250;  ///< first iterations with P x exaggeration, momentum 0.5
     double exaggeration = 12;
-    double learning_rate = 0;  ///< 0 = max(200, N / 12)
+    double learning_rate = 0;  ///< 0 = max(200, N / exaggeration of the phase); see docs
     std::uint64_t seed = 42;   ///< random init and approximate kNN
     int threads = 0;           ///< 0 = all hardware threads; results do not depend on it
     Metric metric = Metric::euclidean;
@@ -54,6 +58,11 @@ struct TsneOptions {
     /// it). It cuts the neighbour search's cost by D / pca_dims and discards mostly noise.
     /// 0 = off; no effect when D <= pca_dims or N <= pca_dims, nor with the cosine metric.
     int pca_dims = 50;
+    /// With pca_dims: search ceil(rerank_factor x k) neighbour candidates among the PCA scores,
+    /// then keep the k nearest by distance in the input space, so that P follows the input's
+    /// own neighbourhoods (FMNIST 70k: kNN preservation 0.296 -> 0.326, set-up ~3 s longer).
+    /// 0 = PCA-space neighbours and distances as they are (Rtsne's behaviour); else >= 1.
+    double rerank_factor = 1.33;
     /// Called every 50 iterations and after the last one with the iteration count and the
     /// KL divergence of the unexaggerated P (exact for the exact gradient, else estimated
     /// from the approximate normalisation Z, as openTSNE does).
@@ -148,8 +157,6 @@ double optimise(const TsneAffinities& P, RowMatrixD& Y, const TsneOptions& o,
                 TsneOptions::Gradient method) {
     const auto n = static_cast<std::size_t>(P.n);
     const std::size_t size = n * D;
-    const double learning_rate =
-        o.learning_rate > 0 ? o.learning_rate : std::max(200.0, static_cast<double>(n) / 12.0);
     const double plogp = p_log_p(P);
     const std::vector<float> values(P.values.begin(), P.values.end());
     Repulsion<D> repulsion(method, o.theta);
@@ -165,6 +172,11 @@ double optimise(const TsneAffinities& P, RowMatrixD& Y, const TsneOptions& o,
         }
         const double exaggeration = early ? o.exaggeration : 1.0;
         const double momentum = early ? 0.5 : 0.8;
+        // Automatic: Belkina et al.'s N / exaggeration per phase (N / 12 while exaggerated),
+        // as openTSNE does; the main phase then converges in its 500 iterations.
+        const double learning_rate = o.learning_rate > 0
+                                         ? o.learning_rate
+                                         : std::max(200.0, static_cast<double>(n) / exaggeration);
         // The KL's log terms cost ~10x the forces: only when someone will see the value.
         const bool last = iter + 1 == o.n_iter;
         const bool report = last || (o.progress && (iter + 1) % 50 == 0);
@@ -217,6 +229,9 @@ inline void check_options(const TsneOptions& o, Eigen::Index n) {
     if (!(o.learning_rate >= 0) || !std::isfinite(o.learning_rate))
         fail("learning_rate must be >= 0 (0 = automatic), got " + std::to_string(o.learning_rate));
     if (o.pca_dims < 0) fail("pca_dims must be >= 0 (0 = off), got " + std::to_string(o.pca_dims));
+    if (!(o.rerank_factor == 0 || (o.rerank_factor >= 1 && o.rerank_factor <= 100)))
+        fail("rerank_factor must be 0 (off) or in [1, 100], got " +
+             std::to_string(o.rerank_factor));
     resolve_threads(o.threads);  // throws on negative thread counts
 }
 
@@ -273,6 +288,59 @@ KnnGraph knn_for_tsne(const Eigen::MatrixBase<Derived>& X, int k, const TsneOpti
     knn.seed = o.seed;
     knn.nn_descent_delta = kTsneNnDescentDelta;
     return knn_graph(X, knn);
+}
+
+/// The k nearest of each row's `candidates` (found in a reduced space) by Euclidean distance
+/// between the rows of X itself; ties broken by index, so the result is deterministic.
+/// `visit` (a permutation, optional) is the order rows are processed in: a locality order
+/// makes consecutive rows share candidates in cache (2.3x faster on FMNIST).
+template <class Derived>
+KnnGraph rerank_by_input_distance(const Eigen::MatrixBase<Derived>& X, const KnnGraph& candidates,
+                                  int k, int threads, const std::vector<int>& visit = {}) {
+    using knn_detail::RowMatrixF;
+    // Float rows are used in place, other float layouts copied as they are; wider scalars
+    // become float rows centred in double first (as the kNN search does), so that a large
+    // offset costs no precision.
+    constexpr bool float_rows =
+        std::is_same_v<typename Derived::Scalar, float> && bool(Derived::IsRowMajor) &&
+        bool(Eigen::internal::traits<Derived>::Flags & Eigen::DirectAccessBit);
+    RowMatrixF copy;
+    const float* data = nullptr;
+    std::size_t stride = static_cast<std::size_t>(X.cols());
+    if constexpr (float_rows) {
+        data = X.derived().data();
+        stride = static_cast<std::size_t>(X.derived().outerStride());
+    } else if constexpr (std::is_same_v<typename Derived::Scalar, float>) {
+        copy = X;
+        data = copy.data();
+    } else {
+        copy = knn_detail::prepare_points(X, Metric::euclidean, knn_detail::column_means(X),
+                                          "t-SNE", threads);
+        data = copy.data();
+    }
+    const auto n = static_cast<std::size_t>(candidates.indices.rows());
+    const auto kc = static_cast<std::size_t>(candidates.indices.cols());
+    const auto kk = static_cast<std::size_t>(k);
+    KnnGraph out;
+    out.indices.resize(candidates.indices.rows(), k);
+    out.distances.resize(candidates.indices.rows(), k);
+    const knn_detail::DotKernel kernel(static_cast<std::size_t>(X.cols()));
+    parallel_for(n, threads, [&](std::size_t r) {
+        // Visiting points in locality order lets consecutive rows share candidates in cache.
+        const std::size_t i = visit.empty() ? r : static_cast<std::size_t>(visit[r]);
+        std::vector<std::pair<float, int>> ranked(kc);
+        const float* xi = data + i * stride;
+        for (std::size_t c = 0; c < kc; ++c) {
+            const int j = candidates.indices(Eigen::Index(i), Eigen::Index(c));
+            ranked[c] = {kernel.squared_distance(xi, data + std::size_t(j) * stride), j};
+        }
+        std::partial_sort(ranked.begin(), ranked.begin() + std::ptrdiff_t(kk), ranked.end());
+        for (std::size_t c = 0; c < kk; ++c) {
+            out.indices(Eigen::Index(i), Eigen::Index(c)) = ranked[c].second;
+            out.distances(Eigen::Index(i), Eigen::Index(c)) = std::sqrt(ranked[c].first);
+        }
+    });
+    return out;
 }
 
 /// A cache-friendly order of the points (order[new] = old): the leaf order of one
@@ -342,8 +410,18 @@ Prepared prepare(const Eigen::MatrixBase<Derived>& X, const TsneOptions& o, bool
     Prepared out;
     if (reduces_by_pca(o, X.rows(), X.cols())) {
         out.reduced = pca_scores(X, o.pca_dims, o.seed, o.threads);
-        out.P = tsne_affinities(knn_for_tsne(out.reduced, k, o), o.perplexity, o.threads);
-        if (with_order) out.order = locality_order(out.reduced);
+        // Needed by the re-ranking below in any case, and cheap next to the kNN search.
+        out.order = locality_order(out.reduced);
+        if (o.rerank_factor > 0) {
+            const auto searched = static_cast<int>(std::min<double>(
+                static_cast<double>(X.rows() - 1), std::ceil(k * o.rerank_factor)));
+            const KnnGraph candidates = knn_for_tsne(out.reduced, searched, o);
+            out.P =
+                tsne_affinities(rerank_by_input_distance(X, candidates, k, o.threads, out.order),
+                                o.perplexity, o.threads);
+        } else {
+            out.P = tsne_affinities(knn_for_tsne(out.reduced, k, o), o.perplexity, o.threads);
+        }
     } else {
         out.P = tsne_affinities(knn_for_tsne(X, k, o), o.perplexity, o.threads);
         if (with_order) out.order = locality_order(X);

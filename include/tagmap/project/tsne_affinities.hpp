@@ -1,8 +1,9 @@
 // t-SNE input affinities: perplexity calibration on a kNN graph, symmetrised and normalised
-// into a sparse joint distribution P (van der Maaten 2014; the same arithmetic as
+// into a sparse joint distribution P (van der Maaten 2014; the same algorithm as
 // sklearn.manifold._utils._binary_search_perplexity and _joint_probabilities_nn).
 #pragma once
 
+#include <Eigen/Core>
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
@@ -48,28 +49,22 @@ inline std::vector<double> tsne_conditional_probabilities(const KnnGraph& graph,
     constexpr int max_steps = 100;
     constexpr double tiny = 1e-8;  // sklearn's EPSILON_DBL: keeps an all-zero row finite
     parallel_for(n, threads, [&](std::size_t i) {
-        double* p = conditional.data() + i * k;
-        std::vector<double> sq(k);
-        for (std::size_t j = 0; j < k; ++j) {
-            const double d =
-                graph.distances(static_cast<Eigen::Index>(i), static_cast<Eigen::Index>(j));
-            sq[j] = d * d;
-        }
+        // Eigen arrays: the exponentials, ~all of the cost, run as vectors.
+        Eigen::Map<Eigen::ArrayXd> p(conditional.data() + i * k, static_cast<Eigen::Index>(k));
+        const Eigen::ArrayXd sq = graph.distances.row(static_cast<Eigen::Index>(i))
+                                      .transpose()
+                                      .template cast<double>()
+                                      .array()
+                                      .square();
         double beta = 1.0;
         double beta_min = -std::numeric_limits<double>::infinity();
         double beta_max = std::numeric_limits<double>::infinity();
         for (int step = 0; step < max_steps; ++step) {
-            double sum_p = 0.0;
-            for (std::size_t j = 0; j < k; ++j) {
-                p[j] = std::exp(-sq[j] * beta);
-                sum_p += p[j];
-            }
+            p = (-beta * sq).exp();
+            double sum_p = p.sum();
             if (sum_p == 0.0) sum_p = tiny;
-            double sum_dp = 0.0;
-            for (std::size_t j = 0; j < k; ++j) {
-                p[j] /= sum_p;
-                sum_dp += sq[j] * p[j];
-            }
+            p /= sum_p;
+            const double sum_dp = (sq * p).sum();
             const double entropy = std::log(sum_p) + beta * sum_dp;
             const double diff = entropy - desired_entropy;
             if (std::abs(diff) <= tolerance) break;
