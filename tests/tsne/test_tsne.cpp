@@ -125,6 +125,30 @@ TEST(Tsne, InitialisationIsScaledPca) {
     }
 }
 
+TEST(Tsne, AutomaticLearningRateIsNOverExaggerationPerPhase) {
+    // 3,000 points, so that N / 12 = 250 and N = 3,000 both clear the floor of 200.
+    static const auto data = tagmap::test::make_clusters(10, 300, 20, 3.0, 5);
+    const double n = static_cast<double>(data.points.rows());
+    TsneOptions o;
+    o.threads = 2;
+    o.gradient = Gradient::barnes_hut;
+    o.n_iter = 20;
+    auto with_rate = [&](double rate) {
+        TsneOptions fixed = o;
+        fixed.learning_rate = rate;
+        return tsne(data.points, fixed);
+    };
+    o.exaggeration_iter = 20;  // exaggerated throughout: N / 12
+    EXPECT_TRUE(bitwise_equal(tsne(data.points, o), with_rate(n / 12)));
+    EXPECT_FALSE(bitwise_equal(tsne(data.points, o), with_rate(n)));
+    o.exaggeration_iter = 0;  // main phase throughout: N
+    EXPECT_TRUE(bitwise_equal(tsne(data.points, o), with_rate(n)));
+    EXPECT_FALSE(bitwise_equal(tsne(data.points, o), with_rate(n / 12)));
+    o.exaggeration = 4;  // the rate follows the exaggeration actually used
+    o.exaggeration_iter = 20;
+    EXPECT_TRUE(bitwise_equal(tsne(data.points, o), with_rate(n / 4)));
+}
+
 TEST(Tsne, ReportsProgressEveryFiftyIterations) {
     const auto& data = clusters();
     TsneOptions o;

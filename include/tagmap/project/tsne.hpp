@@ -303,7 +303,8 @@ KnnGraph rerank_by_input_distance(const Eigen::MatrixBase<Derived>& X, const Knn
     // offset costs no precision.
     constexpr bool float_rows =
         std::is_same_v<typename Derived::Scalar, float> && bool(Derived::IsRowMajor) &&
-        bool(Eigen::internal::traits<Derived>::Flags & Eigen::DirectAccessBit);
+        bool(Eigen::internal::traits<Derived>::Flags & Eigen::DirectAccessBit) &&
+        Derived::InnerStrideAtCompileTime == 1;
     RowMatrixF copy;
     const float* data = nullptr;
     std::size_t stride = static_cast<std::size_t>(X.cols());
@@ -325,19 +326,21 @@ KnnGraph rerank_by_input_distance(const Eigen::MatrixBase<Derived>& X, const Knn
     out.indices.resize(candidates.indices.rows(), k);
     out.distances.resize(candidates.indices.rows(), k);
     const knn_detail::DotKernel kernel(static_cast<std::size_t>(X.cols()));
-    parallel_for(n, threads, [&](std::size_t r) {
-        // Visiting points in locality order lets consecutive rows share candidates in cache.
-        const std::size_t i = visit.empty() ? r : static_cast<std::size_t>(visit[r]);
+    parallel_for_blocks(n, 256, threads, [&](std::size_t, std::size_t begin, std::size_t end) {
         std::vector<std::pair<float, int>> ranked(kc);
-        const float* xi = data + i * stride;
-        for (std::size_t c = 0; c < kc; ++c) {
-            const int j = candidates.indices(Eigen::Index(i), Eigen::Index(c));
-            ranked[c] = {kernel.squared_distance(xi, data + std::size_t(j) * stride), j};
-        }
-        std::partial_sort(ranked.begin(), ranked.begin() + std::ptrdiff_t(kk), ranked.end());
-        for (std::size_t c = 0; c < kk; ++c) {
-            out.indices(Eigen::Index(i), Eigen::Index(c)) = ranked[c].second;
-            out.distances(Eigen::Index(i), Eigen::Index(c)) = std::sqrt(ranked[c].first);
+        for (std::size_t r = begin; r < end; ++r) {
+            // Visiting points in locality order lets consecutive rows share candidates in cache.
+            const std::size_t i = visit.empty() ? r : static_cast<std::size_t>(visit[r]);
+            const float* xi = data + i * stride;
+            for (std::size_t c = 0; c < kc; ++c) {
+                const int j = candidates.indices(Eigen::Index(i), Eigen::Index(c));
+                ranked[c] = {kernel.squared_distance(xi, data + std::size_t(j) * stride), j};
+            }
+            std::partial_sort(ranked.begin(), ranked.begin() + std::ptrdiff_t(kk), ranked.end());
+            for (std::size_t c = 0; c < kk; ++c) {
+                out.indices(Eigen::Index(i), Eigen::Index(c)) = ranked[c].second;
+                out.distances(Eigen::Index(i), Eigen::Index(c)) = std::sqrt(ranked[c].first);
+            }
         }
     });
     return out;
