@@ -280,8 +280,8 @@ void add_project_command(CLI::App& app) {
         ->check(CLI::PositiveNumber)
         ->capture_default_str();
     cmd->add_option("--pca-dims", args->pca_dims,
-                    "t-SNE: reduce Euclidean input to its top principal components first, "
-                    "0 = off")
+                    "t-SNE: search neighbour candidates among the top principal components "
+                    "of Euclidean input (then re-ranked in the input), 0 = off")
         ->check(CLI::NonNegativeNumber)
         ->capture_default_str();
     cmd->add_flag("--quiet", args->quiet, "no progress on stderr");
