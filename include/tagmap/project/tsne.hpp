@@ -413,8 +413,8 @@ Prepared prepare(const Eigen::MatrixBase<Derived>& X, const TsneOptions& o, bool
     Prepared out;
     if (reduces_by_pca(o, X.rows(), X.cols())) {
         out.reduced = pca_scores(X, o.pca_dims, o.seed, o.threads);
-        // Needed by the re-ranking below in any case, and cheap next to the kNN search.
-        out.order = locality_order(out.reduced);
+        // The re-ranking visits points in this order too (cheap next to the kNN search).
+        if (with_order || o.rerank_factor > 0) out.order = locality_order(out.reduced);
         if (o.rerank_factor > 0) {
             const auto searched = static_cast<int>(std::min<double>(
                 static_cast<double>(X.rows() - 1), std::ceil(k * o.rerank_factor)));
