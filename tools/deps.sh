@@ -6,7 +6,8 @@ packages=(
   build-essential cmake pkg-config git
   libeigen3-dev libfftw3-dev libsndfile1-dev libsoxr-dev libopenblas-dev
   libhnswlib-dev libspectra-dev libxtensor-dev nlohmann-json3-dev libcli11-dev
-  libsqlite3-dev libcpp-httplib-dev
+  libsqlite3-dev libcpp-httplib-dev libtag1-dev libssl-dev
+  libavformat-dev libavcodec-dev libavutil-dev libswresample-dev ffmpeg
   libgtest-dev libgmock-dev libbenchmark-dev
   "$@"
 )
