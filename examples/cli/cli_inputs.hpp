@@ -11,6 +11,8 @@
 
 #include <tagmap/core/error.hpp>
 
+#include "audio_files.hpp"
+
 namespace tagmap::cli {
 
 struct InputFile {
@@ -18,17 +20,9 @@ struct InputFile {
     std::filesystem::path relative;  ///< file name, or path below the directory argument
 };
 
-/// Extensions picked up when walking a directory (files named explicitly are always
-/// tried, whatever their extension: the decoder decides).
-inline bool is_audio_extension(const std::filesystem::path& p) {
-    static const std::set<std::string> known = {".wav",  ".wave", ".flac", ".ogg",  ".oga",
-                                                ".opus", ".mp3",  ".aif",  ".aiff", ".aifc",
-                                                ".au",   ".snd",  ".w64",  ".caf",  ".rf64"};
-    std::string ext = p.extension().string();
-    std::transform(ext.begin(), ext.end(), ext.begin(),
-                   [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-    return known.count(ext) > 0;
-}
+/// Extensions picked up when walking a directory: the store's list (files named
+/// explicitly are always tried, whatever their extension: the decoder decides).
+using store::is_audio_extension;
 
 /// Expands the command-line arguments (directories are walked; an unreadable
 /// directory is an IoError).

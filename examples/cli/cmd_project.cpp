@@ -18,7 +18,9 @@
 #include <tagmap/core/error.hpp>
 #include <tagmap/project/tsne.hpp>
 #include <tagmap/project/umap.hpp>
+#include "cli_library.hpp"
 #include "commands.hpp"
+#include "projection_cache.hpp"
 
 namespace tagmap::cli {
 namespace {
@@ -38,6 +40,12 @@ struct ProjectArgs {
     int iterations = 750;
     int pca_dims = 50;
     bool quiet = false;
+    // --db: maps of a library, stored in its projection cache
+    std::string db;
+    std::vector<std::string> models;
+    std::vector<std::string> sources;
+    bool method_given = false, dims_given = false;
+    bool place_new = false, refit = false;
 };
 
 /// The dtype of an .npy file ("<f4", "<f8", ...) from its header, checked before loading so
@@ -235,6 +243,49 @@ void run_project(const ProjectArgs& args) {
               << ") in " << seconds << " s\n";
 }
 
+/// --db: every requested (model, source, method, dims) map of the library, from its cache.
+void run_project_db(const ProjectArgs& args) {
+    store::Library lib(args.db, store::OpenMode::read_write);
+    std::vector<std::string> models = args.models;
+    if (models.empty())
+        for (const auto& m : lib.models()) models.push_back(m.model_id);
+    if (models.empty())
+        throw InvalidArgument("library " + args.db + " has no embedded model: run preprocess-all");
+    const std::vector<std::string> sources =
+        args.sources.empty() ? std::vector<std::string>{"embedding", "taggram"} : args.sources;
+    const std::vector<std::string> methods =
+        args.method_given ? std::vector<std::string>{args.method}
+                          : std::vector<std::string>{"umap", "tsne"};
+    const std::vector<int> dims = args.dims_given ? std::vector<int>{args.dims}
+                                                  : std::vector<int>{2, 3};
+    for (const auto& model : models) {
+        if (!lib.model(model))
+            throw InvalidArgument("model " + model + " has no results in " + args.db);
+        for (const auto& source : sources)
+            for (const auto& method : methods)
+                for (const int d : dims) {
+                    store::MapSpec spec;
+                    spec.model_id = model;
+                    spec.source = store::parse_source(source);
+                    spec.method = method;
+                    spec.dims = d;
+                    spec.seed = args.seed;
+                    spec.n_neighbors = args.n_neighbors;
+                    spec.min_dist = args.min_dist;
+                    spec.perplexity = args.perplexity;
+                    const auto r = store::update_map(lib, spec, args.place_new, args.refit,
+                                                     args.threads);
+                    std::printf("%s %s %s %dD: %s (%lld points%s) %.2f s%s%s\n", model.c_str(),
+                                source.c_str(), method.c_str(), d,
+                                store::map_update_name(r.update), (long long)r.points,
+                                r.new_points ? (", " + std::to_string(r.new_points) + " new")
+                                                   .c_str()
+                                             : "",
+                                r.seconds, r.note.empty() ? "" : ": ", r.note.c_str());
+                }
+    }
+}
+
 }  // namespace
 
 void add_project_command(CLI::App& app) {
@@ -249,9 +300,19 @@ void add_project_command(CLI::App& app) {
         ->capture_default_str();
     cmd->add_option("--in", args->in,
                     "input .npy (rows are points), or a folder of tagmap embed outputs "
-                    "(*.embedding.npy, stacked; labels and coordinates also go to OUT.csv)")
-        ->required();
-    cmd->add_option("--out", args->out, "output .npy (N x dims, input dtype)")->required();
+                    "(*.embedding.npy, stacked; labels and coordinates also go to OUT.csv)");
+    cmd->add_option("--out", args->out, "output .npy (N x dims, input dtype)");
+    cmd->add_option("--db", args->db,
+                    "instead of --in/--out: the maps of a library database, kept in its "
+                    "projection cache (every model, source, method and dims unless given)");
+    cmd->add_option("--model", args->models, "--db: model ids (default: all)")->delimiter(',');
+    cmd->add_option("--source", args->sources, "--db: embedding and/or taggram (default: both)")
+        ->delimiter(',')
+        ->check(CLI::IsMember({"embedding", "taggram"}));
+    cmd->add_flag("--place-new", args->place_new,
+                  "--db: put tracks added since the fit on the existing UMAP map with "
+                  "transform(), without moving the old points");
+    cmd->add_flag("--refit", args->refit, "--db: refit even if the cached map is current");
     cmd->add_option("--seed", args->seed, "random seed (same seed, same map)")
         ->capture_default_str();
     cmd->add_option("--threads", args->threads,
@@ -285,7 +346,18 @@ void add_project_command(CLI::App& app) {
         ->check(CLI::NonNegativeNumber)
         ->capture_default_str();
     cmd->add_flag("--quiet", args->quiet, "no progress on stderr");
-    cmd->callback([args] {
+    auto* method_opt = cmd->get_option("--method");
+    auto* dims_opt = cmd->get_option("--dims");
+    cmd->callback([args, method_opt, dims_opt] {
+        if (!args->db.empty()) {
+            if (!args->in.empty() || !args->out.empty())
+                throw InvalidArgument("give either --db or --in/--out, not both");
+            args->method_given = method_opt->count() > 0;
+            args->dims_given = dims_opt->count() > 0;
+            return run_project_db(*args);
+        }
+        if (args->in.empty() || args->out.empty())
+            throw InvalidArgument("tagmap project needs --in FILE --out FILE (or --db LIBRARY)");
         if (!std::filesystem::exists(args->in)) throw IoError("no such file: " + args->in);
         if (std::filesystem::is_directory(args->in)) return run_project<float>(*args);
         const std::string dtype = npy_dtype(args->in);

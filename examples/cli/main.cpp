@@ -11,6 +11,12 @@ int main(int argc, char** argv) {
     tagmap::cli::add_tag_command(app);
     tagmap::cli::add_embed_command(app);
     tagmap::cli::add_project_command(app);
+    tagmap::cli::add_init_db_command(app);
+    tagmap::cli::add_index_audio_command(app);
+    tagmap::cli::add_preprocess_commands(app);
+    tagmap::cli::add_genre_similarity_command(app);
+    tagmap::cli::add_clean_db_command(app);
+    tagmap::cli::add_export_command(app);
     try {
         app.parse(argc, argv);
     } catch (const CLI::ParseError& e) {

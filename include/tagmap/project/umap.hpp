@@ -152,6 +152,37 @@ class Umap {
         return model;
     }
 
+    /// A fitted map restored from its training points and their map positions (e.g. a
+    /// cached map), so transform() can place new points exactly as the original fit would:
+    /// transform() depends only on X, the embedding and the options. Throws InvalidArgument
+    /// on mismatched sizes or bad options.
+    template <class DerivedX, class DerivedE>
+    static Umap from_embedding(const Eigen::MatrixBase<DerivedX>& X,
+                               const Eigen::MatrixBase<DerivedE>& embedding,
+                               const UmapOptions& options = {}) {
+        umap_detail::check_options(options);
+        if (X.rows() < 2 || embedding.rows() != X.rows() || embedding.cols() != options.dims)
+            throw InvalidArgument("UMAP from_embedding: " + std::to_string(X.rows()) +
+                                  " points and a " + std::to_string(embedding.rows()) + " x " +
+                                  std::to_string(embedding.cols()) + " map for dims " +
+                                  std::to_string(options.dims));
+        Umap model;
+        model.options_ = options;
+        model.options_.progress = nullptr;
+        const auto curve = find_ab_params(options.spread, options.min_dist);
+        model.a_ = curve.a;
+        model.b_ = curve.b;
+        model.train_ = X.template cast<Scalar>();
+        model.knn_k_ = static_cast<int>(std::min<Eigen::Index>(options.n_neighbors - 1, X.rows() - 1));
+        model.embedding_float_.resize(std::size_t(X.rows() * options.dims));
+        for (Eigen::Index i = 0; i < X.rows(); ++i)
+            for (int d = 0; d < options.dims; ++d)
+                model.embedding_float_[std::size_t(i * options.dims + d)] =
+                    static_cast<float>(embedding(i, d));
+        model.embedding_ = to_matrix(model.embedding_float_, X.rows(), options.dims);
+        return model;
+    }
+
     /// The map of the training points, N x dims.
     const Matrix& embedding() const { return embedding_; }
 

@@ -1,0 +1,131 @@
+// tagmap preprocess-all / preprocess-track FILE: embeds indexed tracks with every model
+// whose weights are found, storing per-chunk and track-level outputs in the library.
+#include <cstdio>
+#include <filesystem>
+
+#include "cli_library.hpp"
+#include "cli_progress.hpp"
+#include "commands.hpp"
+#include "indexer.hpp"
+#include "preprocess.hpp"
+#include "track_probe.hpp"
+
+namespace tagmap::cli {
+namespace {
+
+struct PreprocessArgs {
+    DbArgs db;
+    std::vector<std::string> models;
+    std::string weights_dir = "weights";
+    TagSource tags;
+    int jobs = 0;
+    bool retry_failed = false;
+    bool quiet = false;
+    std::string file;  // preprocess-track
+};
+
+void add_common(CLI::App* cmd, PreprocessArgs& a) {
+    add_db_options(cmd, a.db);
+    cmd->add_option("--models", a.models,
+                    "Model ids, comma-separated (default: every model whose weights are found)")
+        ->delimiter(',');
+    cmd->add_option("--weights-dir", a.weights_dir,
+                    "Folder of <model id>.tmw/.pth (or <dataset>/<family>.pth)")
+        ->capture_default_str();
+    cmd->add_option("--tags-dir", a.tags.tags_dir, "Folder of tag-name lists (<set>.txt)");
+    cmd->add_option("-j,--jobs", a.jobs, "Worker threads, 0 = all cores")
+        ->check(CLI::NonNegativeNumber)
+        ->capture_default_str();
+    cmd->add_flag("--retry-failed", a.retry_failed,
+                  "Also retry files that failed before (otherwise skipped until they change)");
+    cmd->add_flag("-q,--quiet", a.quiet, "No progress bar (failures and summary still shown)");
+}
+
+int run_preprocess(const PreprocessArgs& a, bool one_track) {
+    store::Library lib(a.db.db, store::OpenMode::read_write, a.db.busy_timeout_ms);
+    store::PreprocessOptions options;
+    if (one_track) {
+        // The file may be anywhere below the library's folder; index it if needed.
+        const auto root = require_audio_root(lib);
+        std::error_code ec;
+        if (!std::filesystem::is_regular_file(a.file, ec))
+            throw IoError("audio file not found: " + a.file);
+        const auto path = std::filesystem::canonical(a.file);
+        const auto key = store::relative_key(root, path);
+        if (key.empty() || key.rfind("..", 0) == 0)
+            throw InvalidArgument(a.file + " is not below the library's audio folder " +
+                                  root.string());
+        auto track = lib.track_by_filename(key);
+        const auto state = store::file_state(path);
+        if (!track || track->vanished_at || track->size_bytes != state.size_bytes ||
+            track->mtime_ns != state.mtime_ns) {
+            auto probed = store::probe_track(path, key);
+            if (probed.probe_error)
+                probed.probe_error = store::scrub_path(*probed.probe_error, path, key);
+            store::Transaction tx(lib.db());
+            lib.upsert_track(probed);
+            tx.commit();
+            track = lib.track_by_filename(key);
+        }
+        options.only_tracks = {track->id};
+    }
+    const auto root = require_audio_root(lib);
+    auto loaded = load_library_models(a.models, a.weights_dir, a.tags);
+    std::vector<store::ModelSpec> specs;
+    for (auto& m : loaded) {
+        lib.upsert_model(m.record);
+        specs.push_back({m.id, m.weights.get(), m.record.weights_digest});
+    }
+    options.jobs = a.jobs;
+    options.retry_failed = a.retry_failed || one_track;
+    std::unique_ptr<Progress> progress;
+    options.on_start = [&](std::size_t tracks, std::uintmax_t bytes) {
+        progress = std::make_unique<Progress>(tracks, bytes, a.quiet);
+        if (!a.quiet && tracks > 0)
+            std::fprintf(stderr, "preprocess: %zu track(s) to embed with %zu model(s)\n", tracks,
+                         specs.size());
+    };
+    options.on_track = [&](const std::string& name, std::uintmax_t bytes, double seconds,
+                           const std::string& status, const std::vector<std::string>& problems) {
+        for (const auto& p : problems) progress->message("FAILED " + name + ": " + p);
+        progress->file_done(name, bytes, seconds, status);
+    };
+    const auto summary = store::preprocess(lib, root, specs, options);
+    bool failed = false;
+    for (const auto& [id, t] : summary.per_model) {
+        failed = failed || t.failed > 0;
+        std::printf("%s: %lld embedded, %lld failed, %lld up to date, %lld failed before "
+                    "(skipped; --retry-failed)\n",
+                    id.c_str(), (long long)t.ok, (long long)t.failed, (long long)t.up_to_date,
+                    (long long)t.failed_before);
+    }
+    if (summary.tracks > 0)
+        std::printf("%lld track(s), %.1f s of audio in %.1f s (%.1f s audio/s)\n",
+                    (long long)summary.tracks, summary.audio_seconds, summary.seconds,
+                    summary.seconds > 0 ? summary.audio_seconds / summary.seconds : 0.0);
+    return failed ? 1 : 0;
+}
+
+}  // namespace
+
+void add_preprocess_commands(CLI::App& app) {
+    auto all = std::make_shared<PreprocessArgs>();
+    auto* cmd_all = app.add_subcommand(
+        "preprocess-all", "Embed every indexed track that lacks a current result of a model");
+    add_common(cmd_all, *all);
+    cmd_all->callback([all] {
+        if (const int code = run_preprocess(*all, false); code != 0)
+            throw CLI::RuntimeError(code);
+    });
+
+    auto one = std::make_shared<PreprocessArgs>();
+    auto* cmd_one = app.add_subcommand(
+        "preprocess-track", "Embed one file of the library (indexing it first if needed)");
+    add_common(cmd_one, *one);
+    cmd_one->add_option("file", one->file, "Audio file below the library's folder")->required();
+    cmd_one->callback([one] {
+        if (const int code = run_preprocess(*one, true); code != 0) throw CLI::RuntimeError(code);
+    });
+}
+
+}  // namespace tagmap::cli

@@ -1,0 +1,213 @@
+// The music library: one SQLite file (schema in schema.cpp, docs/database.md) holding the
+// indexed tracks, every model's per-track and per-chunk outputs, labels, genre-similarity
+// results and cached maps. Commands and the server use this interface and issue no SQL of
+// their own. A Library opened read-only never writes (the server's connections).
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <map>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include <Eigen/Core>
+
+#include "sqlite.hpp"
+
+namespace tagmap::store {
+
+using RowMatrixF = Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
+
+enum class Source { embedding, taggram };
+const char* source_name(Source s);
+Source parse_source(const std::string& name);  ///< InvalidArgument for anything else
+
+/// What the indexer learns of a file (header and tags); ids are the library's.
+struct TrackRecord {
+    std::int64_t id = 0;
+    std::string filename;  ///< relative to the audio root, '/'-separated: the unique key
+    std::optional<double> duration;
+    std::int64_t size_bytes = 0;
+    std::int64_t mtime_ns = 0;
+    std::optional<int> sample_rate, channels;
+    std::optional<std::string> codec, title, artist, album, genre;
+    std::optional<int> year, track_number;
+    std::optional<std::string> probe_error;   ///< why the header could not be read
+    std::optional<std::string> vanished_at;   ///< the file is gone (kept, marked)
+    std::optional<std::string> processed_at;  ///< last preprocess that completed it
+    std::optional<std::string> label;         ///< genre label (labels table), if any
+};
+
+struct ModelRecord {
+    std::string model_id, model, dataset;
+    int n_tags = 0, embedding_dim = 0, input_samples = 0;
+    std::string weights_digest, weights_file;
+    std::vector<std::string> tag_names;  ///< empty if the tag list was not found
+};
+
+/// One model's outputs for one track, as preprocess produces them.
+struct TrackResult {
+    std::string model_id;
+    std::string weights_digest;
+    std::int64_t source_size = 0, source_mtime_ns = 0;
+    double audio_seconds = 0;
+    int chunks = 0, chunk_hop = 0;
+    bool padded = false;
+    int embedding_dim = 0, n_tags = 0;
+    std::vector<float> embedding, taggram;                 ///< track-level mean
+    std::vector<float> chunk_embeddings, chunk_taggrams;  ///< chunks x dim, row-major
+};
+
+/// A failure of one model (or of decoding, recorded per model) on one track.
+struct TrackFailure {
+    std::string model_id, weights_digest, error;
+    std::int64_t source_size = 0, source_mtime_ns = 0;
+};
+
+struct FailureRecord {
+    std::int64_t track_id = 0;
+    std::string filename, model_id, error, failed_at;
+};
+
+/// Track-level vectors of one model and source: row i belongs to track_ids[i].
+struct TrackVectors {
+    std::vector<std::int64_t> track_ids;
+    RowMatrixF rows;
+};
+
+struct ChunkOutputs {
+    int chunks = 0, chunk_hop = 0, embedding_dim = 0, n_tags = 0;
+    std::vector<float> embeddings, taggrams;  ///< chunks x dim, row-major
+};
+
+struct TagScore {
+    std::string tag;
+    float score = 0;
+};
+
+struct Neighbor {
+    std::int64_t track_id = 0;
+    double similarity = 0;  ///< cosine of centred vectors
+};
+
+/// Identifies one cached map.
+struct ProjectionKey {
+    std::string model_id;
+    Source source = Source::embedding;
+    std::string method;  ///< umap | tsne
+    int dims = 2;
+    std::string params;  ///< canonical JSON of the options
+};
+
+struct Projection {
+    std::int64_t id = 0;
+    ProjectionKey key;
+    std::string input_digest;
+    std::int64_t fitted_rows = 0;
+    std::string created_at, updated_at;
+    std::vector<std::int64_t> track_ids;
+    RowMatrixF coords;                 ///< rows x dims
+    std::vector<bool> transformed;     ///< placed by transform() after the fit
+};
+
+struct SimilarityTrackRow {
+    std::int64_t track_id = 0;
+    std::string genre;
+    std::optional<std::string> nearest_genre;
+    std::optional<double> similarity_to_own;
+    std::string similarities_json;
+};
+
+class Library {
+  public:
+    Library(const std::filesystem::path& file, OpenMode mode,
+            int busy_timeout_ms = Database::kDefaultBusyTimeoutMs);
+
+    /// Creates or migrates the schema (init-db). Idempotent.
+    static Library create(const std::filesystem::path& file,
+                          int busy_timeout_ms = Database::kDefaultBusyTimeoutMs);
+
+    Database& db() { return db_; }
+    const std::filesystem::path& file() const { return db_.file(); }
+
+    // --- library settings
+    std::optional<std::filesystem::path> audio_root();
+    void set_audio_root(const std::filesystem::path& absolute_root);
+    std::optional<std::string> info(const std::string& key);
+    void set_info(const std::string& key, const std::string& value);
+
+    // --- tracks
+    std::vector<TrackRecord> tracks(bool include_vanished = false);
+    std::optional<TrackRecord> track(std::int64_t id);
+    std::optional<TrackRecord> track_by_filename(const std::string& filename);
+    std::int64_t track_count(bool include_vanished = false);
+    /// Tracks whose filename, title, artist, album, genre, label or top tag (of model_id)
+    /// contains `query` (case-insensitive), at most `limit`.
+    std::vector<TrackRecord> search(const std::string& query, const std::string& model_id,
+                                    int limit);
+
+    /// Inserts or updates by filename (clears vanished_at); returns the track id.
+    std::int64_t upsert_track(const TrackRecord& t);
+    /// Marks present tracks not in `seen` as vanished; returns how many.
+    std::int64_t mark_vanished_except(const std::vector<std::string>& seen);
+
+    // --- models and results
+    void upsert_model(const ModelRecord& m);
+    std::vector<ModelRecord> models();
+    std::optional<ModelRecord> model(const std::string& model_id);
+
+    /// Present tracks that need model_id: no result with this digest and the file's
+    /// current size/mtime, and (unless retry_failed) no failure recorded for that state.
+    std::vector<std::int64_t> pending_tracks(const std::string& model_id,
+                                             const std::string& weights_digest, bool retry_failed);
+    /// One transaction: every result and failure of one track, and processed_at when
+    /// `completed`. A result replaces the model's previous one and clears its failure.
+    void store_track(std::int64_t track_id, const std::vector<TrackResult>& results,
+                     const std::vector<TrackFailure>& failures, bool completed);
+    std::vector<FailureRecord> failures();
+
+    /// Track-level vectors of present tracks with a result of model_id, by track id.
+    TrackVectors vectors(const std::string& model_id, Source source);
+    std::optional<ChunkOutputs> chunk_outputs(std::int64_t track_id, const std::string& model_id);
+    /// Highest-scoring tags of the track's mean taggram (names from the model's tag list,
+    /// "tag<i>" when the list is unknown).
+    std::vector<TagScore> top_tags(std::int64_t track_id, const std::string& model_id, int n);
+    /// The k nearest tracks by cosine on vectors centred by the mean of all tracks.
+    std::vector<Neighbor> neighbors(std::int64_t track_id, const std::string& model_id,
+                                    Source source, int k);
+
+    // --- labels and genre similarity
+    void replace_labels(const std::map<std::int64_t, std::string>& genre_by_track,
+                        const std::string& source);
+    std::map<std::int64_t, std::string> labels();
+    void store_similarity(const std::string& model_id, Source source,
+                          const std::string& label_source, const std::string& report_json,
+                          const std::vector<SimilarityTrackRow>& rows);
+    /// The stored report JSON, if computed.
+    std::optional<std::string> similarity_report(const std::string& model_id, Source source);
+    std::vector<std::pair<std::string, Source>> similarity_reports();
+
+    // --- projection cache
+    std::optional<Projection> projection(const ProjectionKey& key);
+    std::vector<ProjectionKey> projection_keys();
+    /// Replaces the cached map of `p.key` (all points placed by the fit).
+    std::int64_t store_projection(const Projection& p);
+    /// Adds points placed by transform() to an existing map, leaving the others.
+    void add_projection_points(std::int64_t projection_id, const std::vector<std::int64_t>& ids,
+                               const RowMatrixF& coords);
+
+    // --- maintenance
+    /// Deletes every row, keeping the schema (or drops all tables when drop_tables).
+    void clean(bool drop_tables);
+    /// PRAGMA integrity_check and foreign_key_check: "ok" or the problems found.
+    std::string integrity_check();
+
+  private:
+    explicit Library(Database db);
+    void require_writable(const char* what) const;
+    Database db_;
+};
+
+}  // namespace tagmap::store

@@ -1,0 +1,57 @@
+// preprocess-all / preprocess-track: every indexed track that lacks a current result of a
+// model is decoded once and run through all the models that need it, on a pool of worker
+// threads (one model instance per worker and model); the calling thread is the only
+// writer and stores each track's rows in one transaction, so a killed run loses at most
+// the tracks in flight and the next run redoes exactly those.
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <functional>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <tagmap/weights/weight_file.hpp>
+
+#include "library.hpp"
+
+namespace tagmap::store {
+
+/// A model to run: its id, its weights (mapped once, shared by the workers) and digest.
+struct ModelSpec {
+    std::string id;
+    const weights::WeightFile* weights = nullptr;
+    std::string weights_digest;
+};
+
+struct PreprocessOptions {
+    int jobs = 0;               ///< worker threads; 0 = all cores
+    bool retry_failed = false;  ///< also redo (track, model) pairs that failed before
+    /// Only these tracks (preprocess-track); empty = every pending track.
+    std::vector<std::int64_t> only_tracks;
+    /// After each track is stored: (relative name, input bytes, audio seconds, status
+    /// "ok" | "FAILED", failure messages). Called on the calling thread.
+    std::function<void(const std::string& filename, std::uintmax_t bytes, double audio_seconds,
+                       const std::string& status, const std::vector<std::string>& problems)>
+        on_track;
+    /// Called once with the number of tracks to process, before the first one.
+    std::function<void(std::size_t tracks, std::uintmax_t bytes)> on_start;
+};
+
+struct ModelTally {
+    std::int64_t ok = 0, failed = 0, up_to_date = 0, failed_before = 0;
+};
+
+struct PreprocessSummary {
+    std::map<std::string, ModelTally> per_model;
+    std::int64_t tracks = 0;
+    double audio_seconds = 0, seconds = 0;
+};
+
+PreprocessSummary preprocess(Library& library, const std::filesystem::path& audio_root,
+                             const std::vector<ModelSpec>& models,
+                             const PreprocessOptions& options = {});
+
+}  // namespace tagmap::store

@@ -1,0 +1,172 @@
+#include "projection_cache.hpp"
+
+#include <algorithm>
+#include <chrono>
+#include <map>
+#include <set>
+
+#include <nlohmann/json.hpp>
+
+#include <tagmap/project/tsne.hpp>
+#include <tagmap/project/umap.hpp>
+
+#include "blob.hpp"
+#include "digest.hpp"
+
+namespace tagmap::store {
+
+const char* map_update_name(MapUpdate u) {
+    switch (u) {
+        case MapUpdate::unchanged: return "unchanged";
+        case MapUpdate::fitted: return "fitted";
+        case MapUpdate::placed_new: return "placed new tracks";
+        case MapUpdate::refitted: return "refitted";
+    }
+    return "?";
+}
+
+namespace {
+
+double effective_perplexity(const MapSpec& s, Eigen::Index n) {
+    return std::max(1.0, std::min(s.perplexity, double(n - 1) / 3.0));
+}
+
+project::UmapOptions umap_options(const MapSpec& s, int threads) {
+    project::UmapOptions o;
+    o.dims = s.dims;
+    o.n_neighbors = s.n_neighbors;
+    o.min_dist = s.min_dist;
+    o.seed = s.seed;
+    o.threads = threads;
+    return o;
+}
+
+RowMatrixF fit(const MapSpec& s, const RowMatrixF& X, int threads) {
+    if (s.method == "umap") return project::umap(X, umap_options(s, threads)).cast<float>();
+    project::TsneOptions o;
+    o.dims = s.dims;
+    o.perplexity = effective_perplexity(s, X.rows());
+    o.seed = s.seed;
+    o.threads = threads;
+    return project::tsne(X, o).cast<float>();
+}
+
+RowMatrixF select_rows(const RowMatrixF& X, const std::vector<Eigen::Index>& rows) {
+    RowMatrixF out(Eigen::Index(rows.size()), X.cols());
+    for (std::size_t i = 0; i < rows.size(); ++i) out.row(Eigen::Index(i)) = X.row(rows[i]);
+    return out;
+}
+
+}  // namespace
+
+std::string map_params(const MapSpec& s) {
+    nlohmann::json j;  // std::map-backed: keys come out sorted, so the text is canonical
+    j["seed"] = s.seed;
+    if (s.method == "umap") {
+        j["n_neighbors"] = s.n_neighbors;
+        j["min_dist"] = s.min_dist;
+    } else {
+        j["perplexity"] = s.perplexity;
+    }
+    return j.dump();
+}
+
+std::string rows_digest(const std::vector<std::int64_t>& ids, const RowMatrixF& rows) {
+    Sha256 sha;
+    sha.update_int(rows.cols());
+    for (std::size_t i = 0; i < ids.size(); ++i) {
+        sha.update_int(ids[i]);
+        sha.update(float_bytes(std::span<const float>(rows.row(Eigen::Index(i)).data(),
+                                                      std::size_t(rows.cols()))));
+    }
+    return sha.hex();
+}
+
+MapResult update_map(Library& library, const MapSpec& spec, bool place_new, bool refit,
+                     int threads) {
+    if (spec.method != "umap" && spec.method != "tsne")
+        throw InvalidArgument("unknown map method '" + spec.method + "' (umap or tsne)");
+    if (spec.dims != 2 && spec.dims != 3)
+        throw InvalidArgument("maps have 2 or 3 dimensions, not " + std::to_string(spec.dims));
+    const auto start = std::chrono::steady_clock::now();
+    const auto v = library.vectors(spec.model_id, spec.source);
+    if (v.track_ids.size() < 3)
+        throw InvalidArgument("a map of " + spec.model_id + " needs at least 3 embedded tracks, "
+                              "the library has " + std::to_string(v.track_ids.size()));
+    const ProjectionKey key{spec.model_id, spec.source, spec.method, spec.dims, map_params(spec)};
+    MapResult result;
+    result.points = std::int64_t(v.track_ids.size());
+    auto elapsed = [&] {
+        return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    };
+    auto fit_all = [&](MapUpdate how) {
+        Projection p;
+        p.key = key;
+        p.track_ids = v.track_ids;
+        p.input_digest = rows_digest(v.track_ids, v.rows);
+        p.fitted_rows = std::int64_t(v.track_ids.size());
+        p.coords = fit(spec, v.rows, threads);
+        library.store_projection(p);
+        result.update = how;
+        result.seconds = elapsed();
+        return result;
+    };
+
+    const auto cached = library.projection(key);
+    if (!cached) return fit_all(MapUpdate::fitted);
+    if (refit) return fit_all(MapUpdate::refitted);
+
+    // Is the fitted part still what the map was fitted on?
+    std::map<std::int64_t, Eigen::Index> row_of;
+    for (std::size_t i = 0; i < v.track_ids.size(); ++i) row_of[v.track_ids[i]] = Eigen::Index(i);
+    std::vector<std::int64_t> fitted_ids;
+    std::vector<Eigen::Index> fitted_rows, fitted_points;
+    std::set<std::int64_t> on_map;
+    for (std::size_t i = 0; i < cached->track_ids.size(); ++i) {
+        on_map.insert(cached->track_ids[i]);
+        if (cached->transformed[i]) continue;
+        const auto it = row_of.find(cached->track_ids[i]);
+        if (it == row_of.end()) {
+            result.note = "a track of the map was removed or re-embedded";
+            return fit_all(MapUpdate::refitted);
+        }
+        fitted_ids.push_back(cached->track_ids[i]);
+        fitted_rows.push_back(it->second);
+        fitted_points.push_back(Eigen::Index(i));
+    }
+    const RowMatrixF X_fit = select_rows(v.rows, fitted_rows);
+    if (rows_digest(fitted_ids, X_fit) != cached->input_digest) {
+        result.note = "vectors changed since the fit (new weights?)";
+        return fit_all(MapUpdate::refitted);
+    }
+    std::vector<std::int64_t> new_ids;
+    std::vector<Eigen::Index> new_rows;
+    for (std::size_t i = 0; i < v.track_ids.size(); ++i)
+        if (!on_map.count(v.track_ids[i])) {
+            new_ids.push_back(v.track_ids[i]);
+            new_rows.push_back(Eigen::Index(i));
+        }
+    result.new_points = std::int64_t(new_ids.size());
+    if (new_ids.empty()) {
+        result.seconds = elapsed();
+        return result;  // unchanged
+    }
+    if (!place_new) {
+        result.note = "tracks were added (--place-new keeps the old points where they are)";
+        return fit_all(MapUpdate::refitted);
+    }
+    if (spec.method != "umap") {
+        result.note = "t-SNE maps have no transform() yet: refitted";
+        return fit_all(MapUpdate::refitted);
+    }
+    const RowMatrixF fitted_coords = select_rows(cached->coords, fitted_points);
+    const auto model = project::Umap<float>::from_embedding(X_fit, fitted_coords,
+                                                             umap_options(spec, threads));
+    const RowMatrixF placed = model.transform(select_rows(v.rows, new_rows));
+    library.add_projection_points(cached->id, new_ids, placed);
+    result.update = MapUpdate::placed_new;
+    result.seconds = elapsed();
+    return result;
+}
+
+}  // namespace tagmap::store

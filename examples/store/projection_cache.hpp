@@ -1,0 +1,48 @@
+// The projection cache: maps of a model's track-level vectors (UMAP or t-SNE, 2D or 3D)
+// computed once and stored, keyed by (model, source, method, dims, parameters) with the
+// digest of the rows they were fitted on. An unchanged library is a no-op; added tracks are
+// placed on the existing UMAP map with transform() (old points stay) or the map is refit.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <string>
+
+#include "library.hpp"
+
+namespace tagmap::store {
+
+struct MapSpec {
+    std::string model_id;
+    Source source = Source::embedding;
+    std::string method = "umap";  ///< umap | tsne
+    int dims = 2;
+    std::uint64_t seed = 42;
+    int n_neighbors = 15;     ///< UMAP
+    double min_dist = 0.1;    ///< UMAP
+    double perplexity = 30;   ///< t-SNE; capped at (N - 1) / 3 for small libraries
+};
+
+enum class MapUpdate { unchanged, fitted, placed_new, refitted };
+const char* map_update_name(MapUpdate u);
+
+struct MapResult {
+    MapUpdate update = MapUpdate::unchanged;
+    std::int64_t points = 0, new_points = 0;
+    double seconds = 0;
+    std::string note;  ///< e.g. why new tracks were not placed with transform()
+};
+
+/// Canonical JSON of the options that shape the map (the cache key's `params`).
+std::string map_params(const MapSpec& spec);
+
+/// SHA-256 of (track id, vector bytes) rows, in the given order.
+std::string rows_digest(const std::vector<std::int64_t>& ids, const RowMatrixF& rows);
+
+/// Brings the cached map of `spec` up to date. place_new: tracks added since the fit are
+/// placed with UMAP transform() (t-SNE maps are refit: no transform yet). refit: always
+/// refit. Throws InvalidArgument when the model has fewer than 3 embedded tracks.
+MapResult update_map(Library& library, const MapSpec& spec, bool place_new, bool refit,
+                     int threads = 0);
+
+}  // namespace tagmap::store
