@@ -1,6 +1,6 @@
 # Finds tagmap's dependencies and exposes each as an imported target. Shared by the
 # build tree and the installed package config, so a consumer resolves exactly the
-# same targets. Debian ships pkg-config files for FFTW, libsndfile and libsoxr.
+# same targets. Debian ships pkg-config files for FFTW, libsndfile, libsoxr and FFmpeg.
 find_package(Eigen3 3.3 REQUIRED CONFIG)
 find_package(Threads REQUIRED)
 find_package(PkgConfig REQUIRED)
@@ -20,4 +20,11 @@ _tagmap_pkg(sndfile sndfile)
 _tagmap_pkg(soxr soxr)
 if(TAGMAP_WITH_OPENBLAS)
   _tagmap_pkg(openblas openblas)
+endif()
+if(TAGMAP_WITH_FFMPEG)
+  # FFmpeg 5.1 (Debian 12) or later: the AVChannelLayout API and swr_alloc_set_opts2.
+  _tagmap_pkg(avformat "libavformat>=59.27")
+  _tagmap_pkg(avcodec "libavcodec>=59.37")
+  _tagmap_pkg(avutil "libavutil>=57.28")
+  _tagmap_pkg(swresample "libswresample>=4.7")
 endif()
