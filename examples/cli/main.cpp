@@ -5,7 +5,17 @@
 #include "commands.hpp"
 #include <tagmap/core/error.hpp>
 
+#ifdef TAGMAP_WITH_FFMPEG
+extern "C" {
+#include <libavutil/log.h>
+}
+#endif
+
 int main(int argc, char** argv) {
+#ifdef TAGMAP_WITH_FFMPEG
+    // FFmpeg logs to stderr by default; decoding problems reach the user as typed errors.
+    av_log_set_level(AV_LOG_QUIET);
+#endif
     CLI::App app{"tagmap: music embeddings, tags and maps"};
     app.require_subcommand(1);
     tagmap::cli::add_tag_command(app);

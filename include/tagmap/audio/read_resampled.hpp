@@ -20,7 +20,7 @@ struct ReadReport {
     std::uint64_t source_frames = 0;   ///< frames actually decoded
     std::uint64_t output_samples = 0;  ///< samples handed to the sink (at the output rate)
     float peak = 0.0f;                 ///< largest |mono sample| before resampling
-    std::size_t recovered_errors = 0;  ///< damaged packets libsndfile skipped (warn about it)
+    std::size_t recovered_errors = 0;  ///< damaged packets the decoder skipped (warn about it)
     /// Near-silent audio is still processed; callers may want to warn about it.
     bool near_silent() const { return peak < kNearSilentPeak; }
     double seconds() const {
