@@ -4,10 +4,23 @@
 #   1. converts every checkpoint in $TAGMAP_FIXTURES/weights to weights/<name>.tmw
 #      (no Python, nothing executed) and lists its tensors;
 #   2. tags every clip of $TAGMAP_FIXTURES/audio with MusiCNN (MTAT);
-#   3. embeds every clip per 3 s chunk into out/demo/musicnn-mtat/;
-#   4. maps all chunk embeddings to 2D with UMAP and with t-SNE (out/demo/map-*.csv).
+#   3. builds the music library out/demo/library.db: init-db, index-audio, preprocess-all,
+#      compute-genre-similarity (labels.csv), project (cached UMAP and t-SNE maps, 2D/3D),
+#      export (the .npy layout of `tagmap embed`);
+#   4. serves the map of the library at http://127.0.0.1:5000/ (Ctrl-C stops it).
+# Usage: tools/demo.sh [--no-serve] [--port N]
 set -euo pipefail
 cd "$(dirname "$0")/.."
+serve=1
+port=5000
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --no-serve) serve=0 ;;
+    --port) port="$2"; shift ;;
+    *) echo "usage: tools/demo.sh [--no-serve] [--port N]" >&2; exit 2 ;;
+  esac
+  shift
+done
 export TAGMAP_FIXTURES="${TAGMAP_FIXTURES:-$(cd .. && pwd)/shared}"
 jobs="${TAGMAP_JOBS:-$(nproc)}"
 tools/deps.sh
@@ -30,19 +43,21 @@ build/bin/tagmap tag --model musicnn-mtat --weights weights/musicnn-mtat.tmw --t
   "$TAGMAP_FIXTURES/audio"
 
 echo
-echo "== 3. Per-chunk embeddings and taggrams (.npy) of every clip"
+echo "== 3. The music library: out/demo/library.db"
 rm -rf out/demo
-build/bin/tagmap embed --model musicnn-mtat --weights weights/musicnn-mtat.tmw --per-chunk \
-  --out out/demo "$TAGMAP_FIXTURES/audio"
+mkdir -p out/demo
+db=out/demo/library.db
+build/bin/tagmap init-db --db "$db" --audio-dir "$TAGMAP_FIXTURES/audio"
+build/bin/tagmap index-audio --db "$db" -q
+build/bin/tagmap preprocess-all --db "$db" --weights-dir weights -q
+build/bin/tagmap compute-genre-similarity --db "$db" --labels "$TAGMAP_FIXTURES/audio/labels.csv" \
+  --json out/demo/genre-similarity.json
+build/bin/tagmap project --db "$db"
+build/bin/tagmap export --db "$db" --out out/demo/export --per-chunk
+echo "Outputs: weights/*.tmw, $db, out/demo/genre-similarity.json, out/demo/export/"
 
-echo
-echo "== 4. Maps of all chunks: UMAP and t-SNE, 2D, seed 42"
-build/bin/tagmap project --method umap --dims 2 --quiet \
-  --in out/demo/musicnn-mtat --out out/demo/map-umap.npy
-build/bin/tagmap project --method tsne --dims 2 --perplexity 10 --quiet \
-  --in out/demo/musicnn-mtat --out out/demo/map-tsne.npy
-echo
-echo "First rows of out/demo/map-umap.npy.csv (clip#chunk, x, y):"
-head -n 8 out/demo/map-umap.npy.csv
-echo "..."
-echo "Outputs: weights/*.tmw, out/demo/musicnn-mtat/*.npy, out/demo/map-{umap,tsne}.npy[.csv]"
+if [ "$serve" = 1 ] && build/bin/tagmap serve --help >/dev/null 2>&1; then
+  echo
+  echo "== 4. The map of the library: open http://127.0.0.1:$port/ (Ctrl-C stops the server)"
+  exec build/bin/tagmap serve --db "$db" --port "$port"
+fi
