@@ -125,3 +125,23 @@ TEST(UmapApi, NoNegativeSamplingStillFinite) {
     o.negative_sample_rate = 0;
     EXPECT_TRUE(tp::umap(data.points, o).allFinite());
 }
+
+TEST(UmapApi, FromEmbeddingTransformsLikeTheFittedModel) {
+    // A cached map restored from its points and coordinates must place new points exactly
+    // as the model that produced it (the library's --place-new relies on it).
+    const auto data = tagmap::test::gaussian_clusters(400, 4, 12, 1.0, 5);
+    tp::UmapOptions options;
+    options.n_epochs = 50;
+    options.seed = 9;
+    const auto fitted = tp::Umap<float>::fit(data.points, options);
+    const Eigen::MatrixXd stored = fitted.embedding().cast<double>();  // as the DB keeps it
+    const auto restored = tp::Umap<float>::from_embedding(data.points, stored, options);
+    EXPECT_TRUE(bitwise_equal(restored.embedding(), fitted.embedding()));
+    const auto fresh = tagmap::test::gaussian_clusters(60, 4, 12, 1.0, 5);
+    EXPECT_TRUE(bitwise_equal(restored.transform(fresh.points), fitted.transform(fresh.points)));
+    EXPECT_THROW((void)tp::Umap<float>::from_embedding(data.points, stored.topRows(10), options),
+                 tagmap::InvalidArgument);
+    options.dims = 3;
+    EXPECT_THROW((void)tp::Umap<float>::from_embedding(data.points, stored, options),
+                 tagmap::InvalidArgument);
+}
