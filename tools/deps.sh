@@ -8,6 +8,7 @@ packages=(
   libhnswlib-dev libspectra-dev libxtensor-dev nlohmann-json3-dev libcli11-dev
   libsqlite3-dev libcpp-httplib-dev libtag1-dev libssl-dev
   libavformat-dev libavcodec-dev libavutil-dev libswresample-dev ffmpeg
+  libcairo2-dev fonts-dejavu-core chromium nodejs
   libgtest-dev libgmock-dev libbenchmark-dev
   "$@"
 )
