@@ -7,6 +7,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include <tagmap/audio/resample.hpp>
 #include <tagmap/project/tsne.hpp>
 #include <tagmap/project/umap.hpp>
 
@@ -167,6 +168,85 @@ MapResult update_map(Library& library, const MapSpec& spec, bool place_new, bool
     result.update = MapUpdate::placed_new;
     result.seconds = elapsed();
     return result;
+}
+
+ChunkPath chunk_path(Library& library, const MapSpec& spec, std::int64_t track_id, int n_tags) {
+    ChunkPath path;
+    path.track_id = track_id;
+    const ProjectionKey key{spec.model_id, spec.source, spec.method, spec.dims, map_params(spec)};
+    const auto cached = library.projection(key);
+    if (!cached)
+        throw InvalidArgument("no cached " + spec.method + " " + std::to_string(spec.dims) +
+                              "D map of " + spec.model_id + " " + source_name(spec.source) +
+                              ": run `tagmap project --db`");
+    const auto outputs = library.chunk_outputs(track_id, spec.model_id);
+    if (!outputs || outputs->chunks == 0) return path;
+    const auto model = library.model(spec.model_id);
+    const int dim = spec.source == Source::embedding ? outputs->embedding_dim : outputs->n_tags;
+    const auto& values =
+        spec.source == Source::embedding ? outputs->embeddings : outputs->taggrams;
+    RowMatrixF chunks(outputs->chunks, dim);
+    std::copy(values.begin(), values.end(), chunks.data());
+
+    // The map's reference rows: the fitted tracks with their vectors.
+    const auto v = library.vectors(spec.model_id, spec.source);
+    std::map<std::int64_t, Eigen::Index> row_of;
+    for (std::size_t i = 0; i < v.track_ids.size(); ++i) row_of[v.track_ids[i]] = Eigen::Index(i);
+    std::vector<Eigen::Index> rows, points;
+    for (std::size_t i = 0; i < cached->track_ids.size(); ++i) {
+        const auto it = row_of.find(cached->track_ids[i]);
+        if (it == row_of.end() || (spec.method == "umap" && cached->transformed[i])) continue;
+        rows.push_back(it->second);
+        points.push_back(Eigen::Index(i));
+    }
+    if (rows.size() < 3) return path;
+    const RowMatrixF X = select_rows(v.rows, rows);
+    const RowMatrixF Y = select_rows(cached->coords, points);
+    if (X.cols() != dim)
+        throw FormatError("chunk vectors of " + spec.model_id + " have " + std::to_string(dim) +
+                          " values, track vectors " + std::to_string(X.cols()));
+    RowMatrixF placed(chunks.rows(), spec.dims);
+    if (spec.method == "umap") {
+        placed = project::Umap<float>::from_embedding(X, Y, umap_options(spec, 1)).transform(chunks);
+    } else {
+        const int k = int(std::min<Eigen::Index>(5, X.rows()));
+        for (Eigen::Index c = 0; c < chunks.rows(); ++c) {
+            std::vector<std::pair<double, Eigen::Index>> d;
+            for (Eigen::Index r = 0; r < X.rows(); ++r)
+                d.emplace_back((X.row(r) - chunks.row(c)).cast<double>().norm(), r);
+            std::partial_sort(d.begin(), d.begin() + k, d.end());
+            Eigen::RowVectorXd acc = Eigen::RowVectorXd::Zero(spec.dims);
+            double total = 0;
+            for (int j = 0; j < k; ++j) {
+                const double w = 1.0 / (d[std::size_t(j)].first + 1e-6);
+                acc += w * Y.row(d[std::size_t(j)].second).cast<double>();
+                total += w;
+            }
+            placed.row(c) = (acc / total).cast<float>();
+        }
+    }
+    path.hop_seconds = double(outputs->chunk_hop) / audio::kModelSampleRate;
+    for (int c = 0; c < outputs->chunks; ++c) {
+        ChunkPoint p;
+        p.index = c;
+        p.start_seconds = c * path.hop_seconds;
+        p.coords.assign(placed.row(c).data(), placed.row(c).data() + spec.dims);
+        const float* tags = outputs->taggrams.data() + std::size_t(c) * std::size_t(outputs->n_tags);
+        std::vector<int> order(std::size_t(outputs->n_tags));
+        for (int t = 0; t < outputs->n_tags; ++t) order[std::size_t(t)] = t;
+        const int take = std::min(n_tags, outputs->n_tags);
+        std::partial_sort(order.begin(), order.begin() + take, order.end(), [&](int a, int b) {
+            return tags[a] > tags[b] || (tags[a] == tags[b] && a < b);
+        });
+        for (int t = 0; t < take; ++t) {
+            const int i = order[std::size_t(t)];
+            const bool named = model && std::size_t(i) < model->tag_names.size();
+            p.top_tags.push_back({named ? model->tag_names[std::size_t(i)] : "tag" + std::to_string(i),
+                                  tags[i]});
+        }
+        path.chunks.push_back(std::move(p));
+    }
+    return path;
 }
 
 }  // namespace tagmap::store

@@ -45,4 +45,26 @@ std::string rows_digest(const std::vector<std::int64_t>& ids, const RowMatrixF& 
 MapResult update_map(Library& library, const MapSpec& spec, bool place_new, bool refit,
                      int threads = 0);
 
+/// One chunk of a track placed on a cached map.
+struct ChunkPoint {
+    int index = 0;
+    double start_seconds = 0;
+    std::vector<float> coords;   ///< dims values
+    std::vector<TagScore> top_tags;
+};
+
+struct ChunkPath {
+    std::int64_t track_id = 0;
+    double hop_seconds = 0;
+    std::vector<ChunkPoint> chunks;
+};
+
+/// The per-chunk path of a track through the cached map `spec` (which must exist): chunk
+/// vectors placed with UMAP transform() on a UMAP map (the map does not change), and on a
+/// t-SNE map (no transform) at the inverse-distance-weighted mean of the map positions of
+/// the 5 nearest tracks; plus each chunk's top `n_tags` tags. Empty if the track has no
+/// chunk outputs for the model.
+ChunkPath chunk_path(Library& library, const MapSpec& spec, std::int64_t track_id,
+                     int n_tags = 5);
+
 }  // namespace tagmap::store
