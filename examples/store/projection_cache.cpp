@@ -58,6 +58,29 @@ RowMatrixF select_rows(const RowMatrixF& X, const std::vector<Eigen::Index>& row
     return out;
 }
 
+/// Positions of `queries` on a map without transform(): the inverse-distance-weighted mean
+/// of the map positions of their k nearest reference rows (Euclidean in the input space).
+RowMatrixF interpolate_positions(const RowMatrixF& X, const RowMatrixF& Y,
+                                 const RowMatrixF& queries, int k = 5) {
+    k = int(std::min<Eigen::Index>(k, X.rows()));
+    RowMatrixF placed(queries.rows(), Y.cols());
+    std::vector<std::pair<double, Eigen::Index>> d(std::size_t(X.rows()));
+    for (Eigen::Index c = 0; c < queries.rows(); ++c) {
+        for (Eigen::Index r = 0; r < X.rows(); ++r)
+            d[std::size_t(r)] = {(X.row(r) - queries.row(c)).cast<double>().squaredNorm(), r};
+        std::partial_sort(d.begin(), d.begin() + k, d.end());
+        Eigen::RowVectorXd acc = Eigen::RowVectorXd::Zero(Y.cols());
+        double total = 0;
+        for (int j = 0; j < k; ++j) {
+            const double w = 1.0 / (std::sqrt(d[std::size_t(j)].first) + 1e-6);
+            acc += w * Y.row(d[std::size_t(j)].second).cast<double>();
+            total += w;
+        }
+        placed.row(c) = (acc / total).cast<float>();
+    }
+    return placed;
+}
+
 }  // namespace
 
 std::string map_params(const MapSpec& s) {
@@ -156,14 +179,18 @@ MapResult update_map(Library& library, const MapSpec& spec, bool place_new, bool
         result.note = "tracks were added (--place-new keeps the old points where they are)";
         return fit_all(MapUpdate::refitted);
     }
-    if (spec.method != "umap") {
-        result.note = "t-SNE maps have no transform() yet: refitted";
-        return fit_all(MapUpdate::refitted);
-    }
     const RowMatrixF fitted_coords = select_rows(cached->coords, fitted_points);
-    const auto model = project::Umap<float>::from_embedding(X_fit, fitted_coords,
-                                                             umap_options(spec, threads));
-    const RowMatrixF placed = model.transform(select_rows(v.rows, new_rows));
+    const RowMatrixF queries = select_rows(v.rows, new_rows);
+    RowMatrixF placed;
+    if (spec.method == "umap") {
+        placed = project::Umap<float>::from_embedding(X_fit, fitted_coords,
+                                                      umap_options(spec, threads))
+                     .transform(queries);
+    } else {
+        // t-SNE has no transform() yet: nearest fitted tracks' positions, interpolated.
+        placed = interpolate_positions(X_fit, fitted_coords, queries);
+        result.note = "t-SNE: new tracks placed by interpolating their 5 nearest tracks";
+    }
     library.add_projection_points(cached->id, new_ids, placed);
     result.update = MapUpdate::placed_new;
     result.seconds = elapsed();
@@ -205,26 +232,11 @@ ChunkPath chunk_path(Library& library, const MapSpec& spec, std::int64_t track_i
     if (X.cols() != dim)
         throw FormatError("chunk vectors of " + spec.model_id + " have " + std::to_string(dim) +
                           " values, track vectors " + std::to_string(X.cols()));
-    RowMatrixF placed(chunks.rows(), spec.dims);
-    if (spec.method == "umap") {
-        placed = project::Umap<float>::from_embedding(X, Y, umap_options(spec, 1)).transform(chunks);
-    } else {
-        const int k = int(std::min<Eigen::Index>(5, X.rows()));
-        for (Eigen::Index c = 0; c < chunks.rows(); ++c) {
-            std::vector<std::pair<double, Eigen::Index>> d;
-            for (Eigen::Index r = 0; r < X.rows(); ++r)
-                d.emplace_back((X.row(r) - chunks.row(c)).cast<double>().norm(), r);
-            std::partial_sort(d.begin(), d.begin() + k, d.end());
-            Eigen::RowVectorXd acc = Eigen::RowVectorXd::Zero(spec.dims);
-            double total = 0;
-            for (int j = 0; j < k; ++j) {
-                const double w = 1.0 / (d[std::size_t(j)].first + 1e-6);
-                acc += w * Y.row(d[std::size_t(j)].second).cast<double>();
-                total += w;
-            }
-            placed.row(c) = (acc / total).cast<float>();
-        }
-    }
+    const RowMatrixF placed =
+        spec.method == "umap"
+            ? RowMatrixF(project::Umap<float>::from_embedding(X, Y, umap_options(spec, 1))
+                             .transform(chunks))
+            : interpolate_positions(X, Y, chunks);
     path.hop_seconds = double(outputs->chunk_hop) / audio::kModelSampleRate;
     for (int c = 0; c < outputs->chunks; ++c) {
         ChunkPoint p;

@@ -40,8 +40,9 @@ std::string map_params(const MapSpec& spec);
 std::string rows_digest(const std::vector<std::int64_t>& ids, const RowMatrixF& rows);
 
 /// Brings the cached map of `spec` up to date. place_new: tracks added since the fit are
-/// placed with UMAP transform() (t-SNE maps are refit: no transform yet). refit: always
-/// refit. Throws InvalidArgument when the model has fewer than 3 embedded tracks.
+/// placed without moving the others, with UMAP transform(), or on a t-SNE map (no
+/// transform yet) at the inverse-distance-weighted mean of their 5 nearest fitted tracks'
+/// positions. refit: always refit. Throws InvalidArgument when the model has fewer than 3 embedded tracks.
 MapResult update_map(Library& library, const MapSpec& spec, bool place_new, bool refit,
                      int threads = 0);
 
