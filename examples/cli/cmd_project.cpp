@@ -310,8 +310,8 @@ void add_project_command(CLI::App& app) {
         ->delimiter(',')
         ->check(CLI::IsMember({"embedding", "taggram"}));
     cmd->add_flag("--place-new", args->place_new,
-                  "--db: put tracks added since the fit on the existing UMAP map with "
-                  "transform(), without moving the old points");
+                  "--db: put tracks added since the fit on the existing map without moving "
+                  "the old points (UMAP transform(); t-SNE: from the nearest tracks)");
     cmd->add_flag("--refit", args->refit, "--db: refit even if the cached map is current");
     cmd->add_option("--seed", args->seed, "random seed (same seed, same map)")
         ->capture_default_str();
