@@ -1,0 +1,237 @@
+// The versioned API under /api/v1/ (docs/api.md): health, tracks, models, maps (JSON and a
+// compact float32 form), neighbours, search and the stored genre-similarity reports.
+#include <bit>
+#include <cstring>
+
+#include "errors.hpp"
+#include "params.hpp"
+#include "views.hpp"
+
+namespace tagmap::server {
+
+namespace {
+
+constexpr std::int64_t kMaxPage = 1000;
+constexpr std::size_t kMaxQueryLength = 256;
+
+/// The model for top tags: the `model` parameter, else the first model, else none.
+std::optional<std::string> tags_model(const httplib::Request& req, store::Library& lib) {
+    if (!req.has_param("model") && lib.models().empty()) return std::nullopt;
+    return model_param(req, lib);
+}
+
+nlohmann::json track_with_tags(store::Library& lib, const store::TrackRecord& t,
+                               const std::optional<std::string>& model) {
+    auto j = track_json(t);
+    j["top_tags"] = model ? tags_json(lib.top_tags(t.id, *model, 3)) : nlohmann::json::array();
+    return j;
+}
+
+store::TrackRecord present_track(store::Library& lib, const std::string& id_text) {
+    const auto id = parse_track_id(id_text);
+    auto t = lib.track(id);
+    if (!t || t->vanished_at) throw HttpError(404, "no track with id " + std::to_string(id));
+    return *t;
+}
+
+store::Source source_param(const httplib::Request& req) {
+    return store::parse_source(choice_param(req, "source", "embedding", {"embedding", "taggram"}));
+}
+
+std::string map_json(const store::Projection& p) {
+    std::string out;
+    out.reserve(std::size_t(p.coords.rows()) * (24 + 14 * std::size_t(p.coords.cols())) + 256);
+    const nlohmann::json head = {{"model", p.key.model_id},
+                                 {"source", store::source_name(p.key.source)},
+                                 {"method", p.key.method},
+                                 {"dims", p.key.dims},
+                                 {"params", nlohmann::json::parse(p.key.params)},
+                                 {"count", p.track_ids.size()},
+                                 {"fitted_rows", p.fitted_rows},
+                                 {"created_at", p.created_at},
+                                 {"updated_at", p.updated_at}};
+    out = head.dump();
+    out.pop_back();  // '}': the points follow
+    out += ",\"points\":[";
+    for (Eigen::Index i = 0; i < p.coords.rows(); ++i) {
+        if (i) out += ',';
+        out += "{\"track_id\":";
+        out += std::to_string(p.track_ids[std::size_t(i)]);
+        out += ",\"coords\":[";
+        for (Eigen::Index d = 0; d < p.coords.cols(); ++d) {
+            if (d) out += ',';
+            append_float(out, p.coords(i, d));
+        }
+        out += "],\"transformed\":";
+        out += p.transformed[std::size_t(i)] ? "true" : "false";
+        out += '}';
+    }
+    out += "]}";
+    return out;
+}
+
+/// Binary form: N int64 track ids, then N x dims float32 coordinates (row-major), both
+/// little-endian; the ids come first so that both blocks are naturally aligned.
+std::string map_f32(const store::Projection& p) {
+    static_assert(std::endian::native == std::endian::little,
+                  "the f32 map form is little-endian; add byte swapping for this host");
+    const std::size_t n = p.track_ids.size(), cells = std::size_t(p.coords.size());
+    std::string out(n * sizeof(std::int64_t) + cells * sizeof(float), '\0');
+    std::memcpy(out.data(), p.track_ids.data(), n * sizeof(std::int64_t));
+    std::memcpy(out.data() + n * sizeof(std::int64_t), p.coords.data(), cells * sizeof(float));
+    return out;
+}
+
+void maps(Context& ctx, const httplib::Request& req, httplib::Response& res) {
+    store::MapSpec spec;
+    {
+        auto lib = ctx.pool.lease();
+        spec.model_id = model_param(req, *lib);
+    }
+    spec.source = source_param(req);
+    spec.method = choice_param(req, "method", "umap", {"umap", "tsne"});
+    spec.dims = int(int_param(req, "dims", 2, 2, 3));
+    const auto format = choice_param(req, "format", "json", {"json", "f32"});
+    const double wait = seconds_param(req, "timeout", 0, ctx.options.max_map_wait_seconds);
+    const auto found = find_map(ctx, spec, wait);
+    if (!found.map) return send_computing(res, spec, found.job);
+    const auto& p = *found.map;
+    if (format == "f32") {
+        res.set_header("X-Tagmap-Shape",
+                       std::to_string(p.track_ids.size()) + "," + std::to_string(p.coords.cols()));
+        res.set_header("X-Tagmap-Layout", "ids:int64le[N],coords:float32le[N*dims]");
+        res.set_content(map_f32(p), "application/octet-stream");
+    } else {
+        res.set_content(map_json(p), "application/json");
+    }
+    res.status = 200;
+}
+
+}  // namespace
+
+void add_api_routes(Router& router, Context& ctx) {
+    router.get("/api/v1/?", [](const httplib::Request&, httplib::Response& res,
+                               const std::smatch&) {
+        send_json(res, {{"api", "tagmap"},
+                        {"version", 1},
+                        {"routes",
+                         {"health", "tracks", "tracks/<id>", "tracks/<id>/neighbors",
+                          "tracks/<id>/audio", "models", "maps", "search", "genre-similarity"}}});
+    });
+
+    router.get("/api/v1/health",
+               [&ctx](const httplib::Request&, httplib::Response& res, const std::smatch&) {
+                   auto lib = ctx.pool.lease();
+                   auto models = nlohmann::json::array();
+                   for (const auto& m : lib->models()) models.push_back(m.model_id);
+                   send_json(res, {{"status", "ok"},
+                                   {"tracks", lib->track_count()},
+                                   {"models", models},
+                                   {"map_jobs_active", ctx.jobs.active()}});
+               });
+
+    router.get("/api/v1/models",
+               [&ctx](const httplib::Request&, httplib::Response& res, const std::smatch&) {
+                   auto lib = ctx.pool.lease();
+                   auto out = nlohmann::json::array();
+                   for (const auto& m : lib->models())  // weights_file is a server path: not shown
+                       out.push_back({{"model_id", m.model_id},
+                                      {"model", m.model},
+                                      {"dataset", m.dataset},
+                                      {"n_tags", m.n_tags},
+                                      {"embedding_dim", m.embedding_dim},
+                                      {"input_samples", m.input_samples},
+                                      {"weights_digest", m.weights_digest},
+                                      {"tags", m.tag_names}});
+                   send_json(res, {{"models", out}});
+               });
+
+    router.get("/api/v1/tracks", [&ctx](const httplib::Request& req, httplib::Response& res,
+                                        const std::smatch&) {
+        const auto offset = int_param(req, "offset", 0, 0, std::int64_t(1) << 40);
+        const auto limit = int_param(req, "limit", 100, 1, kMaxPage);
+        auto lib = ctx.pool.lease();
+        const auto model = tags_model(req, *lib);
+        const auto all = lib->tracks();
+        auto page = nlohmann::json::array();
+        for (auto i = std::size_t(std::min<std::int64_t>(offset, std::int64_t(all.size())));
+             i < all.size() && std::int64_t(page.size()) < limit; ++i)
+            page.push_back(track_with_tags(*lib, all[i], model));
+        send_json(res, {{"offset", offset},
+                        {"limit", limit},
+                        {"total", all.size()},
+                        {"model", model ? nlohmann::json(*model) : nlohmann::json(nullptr)},
+                        {"tracks", page}});
+    });
+
+    router.get("/api/v1/tracks/([^/]+)",
+               [&ctx](const httplib::Request& req, httplib::Response& res, const std::smatch& m) {
+                   auto lib = ctx.pool.lease();
+                   const auto t = present_track(*lib, m[1]);
+                   const auto model = tags_model(req, *lib);
+                   auto j = track_with_tags(*lib, t, model);
+                   j["model"] = model ? nlohmann::json(*model) : nlohmann::json(nullptr);
+                   send_json(res, j);
+               });
+
+    router.get("/api/v1/tracks/([^/]+)/neighbors", [&ctx](const httplib::Request& req,
+                                                          httplib::Response& res,
+                                                          const std::smatch& m) {
+        auto lib = ctx.pool.lease();
+        const auto t = present_track(*lib, m[1]);
+        const auto model = model_param(req, *lib);
+        const auto source = source_param(req);
+        const int k = int(int_param(req, "k", 10, 1, 100));
+        if (lib->top_tags(t.id, model, 1).empty())
+            throw HttpError(404, "track " + std::to_string(t.id) + " has no results of " + model);
+        auto out = nlohmann::json::array();
+        for (const auto& n : lib->neighbors(t.id, model, source, k)) {
+            const auto other = lib->track(n.track_id);
+            out.push_back({{"track_id", n.track_id},
+                           {"similarity", n.similarity},
+                           {"filename", other ? other->filename : std::string()},
+                           {"name", other ? display_name(*other) : std::string()},
+                           {"genre", other ? nlohmann::json(genre_of(*other).value_or(""))
+                                           : nlohmann::json(nullptr)}});
+        }
+        send_json(res, {{"track_id", t.id},
+                        {"model", model},
+                        {"source", store::source_name(source)},
+                        {"k", k},
+                        {"neighbors", out}});
+    });
+
+    router.get("/api/v1/maps", [&ctx](const httplib::Request& req, httplib::Response& res,
+                                      const std::smatch&) { maps(ctx, req, res); });
+
+    router.get("/api/v1/search",
+               [&ctx](const httplib::Request& req, httplib::Response& res, const std::smatch&) {
+                   const auto q = param(req, "q").value_or("");
+                   if (q.empty() || q.size() > kMaxQueryLength)
+                       throw HttpError(400, "parameter 'q' is required (1 to " +
+                                                std::to_string(kMaxQueryLength) + " characters)");
+                   const int limit = int(int_param(req, "limit", 20, 1, kMaxPage));
+                   auto lib = ctx.pool.lease();
+                   const auto model = tags_model(req, *lib);
+                   auto out = nlohmann::json::array();
+                   for (const auto& t : lib->search(q, model.value_or(""), limit))
+                       out.push_back(track_with_tags(*lib, t, model));
+                   send_json(res, {{"query", q}, {"count", out.size()}, {"results", out}});
+               });
+
+    router.get("/api/v1/genre-similarity",
+               [&ctx](const httplib::Request& req, httplib::Response& res, const std::smatch&) {
+                   auto lib = ctx.pool.lease();
+                   const auto model = model_param(req, *lib);
+                   const auto source = source_param(req);
+                   const auto report = lib->similarity_report(model, source);
+                   if (!report)
+                       throw HttpError(404, std::string("no genre-similarity report for ") + model +
+                                                " " + store::source_name(source) +
+                                                " (run tagmap compute-genre-similarity)");
+                   res.status = 200;
+                   res.set_content(*report, "application/json");
+               });
+}
+
+}  // namespace tagmap::server

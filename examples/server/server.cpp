@@ -1,0 +1,134 @@
+#include "server.hpp"
+
+#include <atomic>
+#include <chrono>
+#include <cstdio>
+#include <thread>
+
+#include "http.hpp"
+
+#include <tagmap/core/error.hpp>
+
+#include "context.hpp"
+#include "errors.hpp"
+#include "router.hpp"
+
+namespace tagmap::server {
+
+namespace {
+
+constexpr std::size_t kMaxPathLength = 4096;
+
+}  // namespace
+
+struct Server::Impl {
+    Impl(const std::filesystem::path& db, const ServerOptions& o) : ctx(db, o) {
+        { store::Library check(db, store::OpenMode::read_only, o.busy_timeout_ms); }
+        add_seed_routes(router, ctx);
+        add_api_routes(router, ctx);
+        add_audio_routes(router, ctx);
+        configure();
+    }
+
+    void configure() {
+        const auto threads = std::size_t(std::max(1, ctx.options.threads));
+        http.new_task_queue = [threads] { return new httplib::ThreadPool(threads); };
+        http.set_keep_alive_max_count(100);  // then reconnect: fair to waiting clients
+        http.set_keep_alive_timeout(5);
+        http.set_payload_max_length(64 * 1024);  // no route takes a body
+        install_error_handlers(http, [this](const httplib::Request& req, httplib::Response& res) {
+            if ((req.method != "GET" && req.method != "HEAD") || req.path.size() > kMaxPathLength)
+                return false;
+            res.status = -1;
+            return router.dispatch(req, res);
+        });
+        http.set_pre_routing_handler([this](const httplib::Request& req, httplib::Response& res) {
+            drop_parsed_ranges(req);
+            // Methods that may carry a body go through httplib's routing, which reads it
+            // (keep-alive stays in sync), to the 405/404 handler below.
+            if (req.method == "POST" || req.method == "PUT" || req.method == "PATCH" ||
+                req.method == "DELETE")
+                return httplib::Server::HandlerResponse::Unhandled;
+            if (req.path.size() > kMaxPathLength)
+                send_error(res, 414, "request path too long");
+            else if (req.method != "GET" && req.method != "HEAD")
+                not_allowed(req, res);
+            else if (!router.dispatch(req, res))
+                send_error(res, 404, "no such route");
+            return httplib::Server::HandlerResponse::Handled;
+        });
+        const auto refuse = [this](const httplib::Request& req, httplib::Response& res) {
+            not_allowed(req, res);
+        };
+        http.Post(".*", refuse);
+        http.Put(".*", refuse);
+        http.Patch(".*", refuse);
+        http.Delete(".*", refuse);
+        if (ctx.options.log_requests)
+            http.set_logger([](const httplib::Request& req, const httplib::Response& res) {
+                std::fprintf(stderr, "%s %s %s -> %d\n", req.remote_addr.c_str(),
+                             req.method.c_str(), req.path.c_str(), res.status);
+            });
+    }
+
+    void not_allowed(const httplib::Request& req, httplib::Response& res) {
+        if (req.path.size() <= kMaxPathLength && router.has_path(req.path)) {
+            res.set_header("Allow", "GET, HEAD");
+            send_error(res, 405, "this route only answers GET and HEAD");
+        } else {
+            send_error(res, 404, "no such route");
+        }
+    }
+
+    Context ctx;
+    Router router;
+    httplib::Server http;
+    std::atomic<bool> stopped{false}, listening{false};
+};
+
+Server::Server(const std::filesystem::path& db, ServerOptions options)
+    : impl_(std::make_unique<Impl>(db, options)) {}
+
+Server::~Server() {
+    stop();
+}
+
+int Server::bind(const std::string& host, int port) {
+    if (port < 0 || port > 65535) throw InvalidArgument("port must be 0 to 65535");
+    const int bound = port == 0 ? impl_->http.bind_to_any_port(host)
+                                : (impl_->http.bind_to_port(host, port) ? port : -1);
+    if (bound <= 0)
+        throw IoError("cannot listen on " + host + ":" + std::to_string(port) +
+                      " (address in use, or not an address of this machine?)");
+    return bound;
+}
+
+void Server::listen() {
+    if (impl_->stopped) return;
+    impl_->listening = true;
+    impl_->http.listen_after_bind();
+    impl_->listening = false;
+}
+
+void Server::stop() {
+    impl_->stopped = true;
+    // listen() may have been entered without httplib running yet: wait for it, so that
+    // stop() never leaves a listen() behind.
+    while (impl_->listening && !impl_->http.is_running())
+        std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    impl_->http.stop();
+    impl_->ctx.jobs.stop();
+}
+
+bool Server::running() const {
+    return impl_->http.is_running();
+}
+
+ServerStats Server::stats() const {
+    ServerStats s;
+    s.map_jobs_started = impl_->ctx.jobs.started();
+    s.connections_opened = impl_->ctx.pool.opened();
+    return s;
+}
+
+}  // namespace tagmap::server

@@ -1,0 +1,561 @@
+// The library server over real HTTP: a four-clip library built by the tagmap binary
+// (init-db, index-audio, preprocess-all with MusiCNN-MTAT, project for the embedding maps,
+// compute-genre-similarity), the Server in-process on a free port, httplib::Client.
+#include <gtest/gtest.h>
+
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <chrono>
+#include <cstring>
+#include <fstream>
+#include <set>
+#include <thread>
+
+#include <nlohmann/json.hpp>
+#include "http.hpp"
+
+#include "fixtures.hpp"
+#include "library.hpp"
+#include "server.hpp"
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+
+namespace {
+
+std::string quote(const std::string& s) {
+    std::string q = "'";
+    for (char c : s) q += c == '\'' ? std::string("'\\''") : std::string(1, c);
+    return q + "'";
+}
+
+std::string slurp(const fs::path& p) {
+    std::ifstream in(p, std::ios::binary);
+    return {std::istreambuf_iterator<char>(in), {}};
+}
+
+class ServerTest : public ::testing::Test {
+  protected:
+    static void run(const std::string& program, const std::string& args) {
+        const auto log = dir_ / "log.txt";
+        const std::string cmd =
+            "export TAGMAP_FIXTURES=" + quote(tagmap::test::fixtures_dir().string()) + "; " +
+            quote(tagmap::test::binary(program.c_str()).string()) + " " + args + " > " +
+            quote(log.string()) + " 2>&1";
+        const int status = std::system(cmd.c_str());
+        ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0)
+            << program << " " << args << ":\n"
+            << slurp(log);
+    }
+
+    static void SetUpTestSuite() {
+        dir_ = fs::temp_directory_path() / ("tagmap-server-" + std::to_string(::getpid()));
+        fs::remove_all(dir_);
+        fs::create_directories(dir_ / "music" / "sub");
+        fs::create_directories(dir_ / "weights");
+        const auto audio = tagmap::test::fixtures_dir() / "audio";
+        // Copies (the server refuses symlinks that leave the root), one in a sub-folder.
+        fs::copy_file(audio / "hedgewars-rock.mp3", dir_ / "music" / "hedgewars-rock.mp3");
+        fs::copy_file(audio / "hedgewars-oriental.ogg", dir_ / "music" / "hedgewars-oriental.ogg");
+        fs::copy_file(audio / "lincity-city-blues.mp3",
+                      dir_ / "music" / "sub" / "lincity-city-blues.mp3");
+        fs::copy_file(audio / "wesnoth-battle-epic.ogg",
+                      dir_ / "music" / "wesnoth-battle-epic.ogg");
+        std::ofstream(dir_ / "secret.txt") << "outside the library";
+
+        db_ = dir_ / "library.db";
+        const auto db = quote(db_.string());
+        ASSERT_NO_FATAL_FAILURE(
+            run("tagmap-convert",
+                quote((tagmap::test::fixtures_dir() / "weights" / "musicnn-mtat.pth").string()) +
+                    " " + quote((dir_ / "weights" / "musicnn-mtat.tmw").string())));
+        ASSERT_NO_FATAL_FAILURE(run(
+            "tagmap", "init-db --db " + db + " --audio-dir " + quote((dir_ / "music").string())));
+        ASSERT_NO_FATAL_FAILURE(run("tagmap", "index-audio --db " + db));
+        ASSERT_NO_FATAL_FAILURE(run("tagmap", "preprocess-all -q --db " + db + " --weights-dir " +
+                                                  quote((dir_ / "weights").string())));
+        // Embedding maps only: the taggram maps are left for the server to compute.
+        ASSERT_NO_FATAL_FAILURE(run("tagmap", "project --db " + db + " --source embedding"));
+        ASSERT_NO_FATAL_FAILURE(run("tagmap", "compute-genre-similarity --db " + db + " --labels " +
+                                                  quote((audio / "labels.csv").string())));
+        // An indexed file that became a symlink out of the root: must never be served.
+        fs::remove(dir_ / "music" / "wesnoth-battle-epic.ogg");
+        fs::create_symlink(audio / "wesnoth-battle-epic.ogg",
+                           dir_ / "music" / "wesnoth-battle-epic.ogg");
+
+        {
+            tagmap::store::Library lib(db_, tagmap::store::OpenMode::read_only);
+            for (const auto& t : lib.tracks()) ids_[t.filename] = t.id;
+        }
+        tagmap::server::ServerOptions options;
+        options.threads = 8;
+        options.seed_map_wait_seconds = 60;
+        server_ = std::make_unique<tagmap::server::Server>(db_, options);
+        port_ = server_->bind("127.0.0.1", 0);
+        thread_ = std::thread([] { server_->listen(); });
+    }
+
+    static void TearDownTestSuite() {
+        if (server_) server_->stop();
+        if (thread_.joinable()) thread_.join();
+        server_.reset();
+        fs::remove_all(dir_);
+    }
+
+    void SetUp() override { ASSERT_TRUE(server_) << "fixture library was not built"; }
+
+    static httplib::Client client() {
+        httplib::Client c("127.0.0.1", port_);
+        c.set_read_timeout(120, 0);
+        c.set_connection_timeout(10, 0);
+        return c;
+    }
+    static httplib::Result get(const std::string& path, const httplib::Headers& h = {}) {
+        auto c = client();
+        return c.Get(path.c_str(), h);
+    }
+    static json get_json(const std::string& path, int status = 200) {
+        auto r = get(path);
+        EXPECT_TRUE(r) << path;
+        if (!r) return {};
+        EXPECT_EQ(r->status, status) << path << ": " << r->body;
+        EXPECT_EQ(r->get_header_value("Content-Type"), "application/json") << path;
+        return json::parse(r->body, nullptr, false);
+    }
+    /// A JSON error with this status; its text names no server path.
+    static void expect_error(const httplib::Result& r, int status, const std::string& what) {
+        ASSERT_TRUE(r) << what;
+        EXPECT_EQ(r->status, status) << what << ": " << r->body;
+        const auto j = json::parse(r->body, nullptr, false);
+        ASSERT_TRUE(j.is_object()) << what << ": " << r->body;
+        EXPECT_TRUE(j.contains("error") && j["error"].is_string()) << r->body;
+        EXPECT_TRUE(j.contains("detail") && j["detail"].is_string()) << r->body;
+        EXPECT_EQ(r->body.find(dir_.string()), std::string::npos) << r->body;
+        EXPECT_EQ(r->body.find("/etc"), std::string::npos) << r->body;
+        EXPECT_EQ(r->body.find("secret"), std::string::npos) << r->body;
+    }
+    static void expect_error(const std::string& path, int status) {
+        expect_error(get(path), status, path);
+    }
+    static std::int64_t id(const std::string& filename) { return ids_.at(filename); }
+    static std::string audio_url(const std::string& filename) {
+        return "/api/v1/tracks/" + std::to_string(id(filename)) + "/audio";
+    }
+
+    static fs::path dir_, db_;
+    static std::map<std::string, std::int64_t> ids_;
+    static std::unique_ptr<tagmap::server::Server> server_;
+    static std::thread thread_;
+    static int port_;
+};
+
+fs::path ServerTest::dir_, ServerTest::db_;
+std::map<std::string, std::int64_t> ServerTest::ids_;
+std::unique_ptr<tagmap::server::Server> ServerTest::server_;
+std::thread ServerTest::thread_;
+int ServerTest::port_ = 0;
+
+const std::set<std::string> kFiles = {"hedgewars-oriental.ogg", "hedgewars-rock.mp3",
+                                      "sub/lincity-city-blues.mp3", "wesnoth-battle-epic.ogg"};
+
+}  // namespace
+
+TEST_F(ServerTest, HealthAndModels) {
+    const auto h = get_json("/api/v1/health");
+    EXPECT_EQ(h["status"], "ok");
+    EXPECT_EQ(h["tracks"], 4);
+    EXPECT_EQ(h["models"], json::array({"musicnn-mtat"}));
+
+    const auto m = get_json("/api/v1/models");
+    ASSERT_EQ(m["models"].size(), 1u);
+    const auto& model = m["models"][0];
+    EXPECT_EQ(model["model_id"], "musicnn-mtat");
+    EXPECT_EQ(model["model"], "musicnn");
+    EXPECT_EQ(model["dataset"], "mtat");
+    EXPECT_EQ(model["n_tags"], 50);
+    EXPECT_EQ(model["tags"].size(), 50u);
+    EXPECT_FALSE(model.contains("weights_file"));  // a server path
+    EXPECT_EQ(get_json("/api/v1/")["version"], 1);
+}
+
+TEST_F(ServerTest, SeedAudiosAndTags) {
+    const auto a = get_json("/audios");
+    ASSERT_TRUE(a.is_array());
+    EXPECT_EQ(a.get<std::set<std::string>>(), kFiles);
+    // Labels from labels.csv (by unique file name): one per game.
+    const auto t = get_json("/tags");
+    EXPECT_EQ(t.get<std::set<std::string>>(),
+              (std::set<std::string>{"hedgewars", "lincity", "wesnoth"}));
+}
+
+TEST_F(ServerTest, SeedEmbeddingsShape) {
+    for (const auto& [query, dims, name] :
+         {std::tuple<std::string, int, std::string>{"", 2, "embeddings_musicnn_mtat_umap_2"},
+          {"?red=musicnn&dataset=mtat&metodo=umap&dimensions=3", 3,
+           "embeddings_musicnn_mtat_umap_3"},
+          {"?red=musicnn&dataset=mtat&metodo=tsne&dimensiones=2", 2,
+           "embeddings_musicnn_mtat_tsne_2"}}) {
+        const auto j = get_json("/embeddings" + query);
+        EXPECT_EQ(j["name"], name);
+        ASSERT_EQ(j["data"].size(), 4u) << query;
+        std::set<std::string> audios;
+        for (const auto& p : j["data"]) {
+            audios.insert(p["audio"].get<std::string>());
+            ASSERT_EQ(p["coords"].size(), std::size_t(dims));
+            for (const auto& c : p["coords"]) EXPECT_TRUE(c.is_number());
+            EXPECT_TRUE(p["name"].is_string());
+            EXPECT_TRUE(p["tag"].is_string());
+            EXPECT_FALSE(p["tag"].get<std::string>().empty());
+        }
+        EXPECT_EQ(audios, kFiles);
+    }
+    // The seed's tag: the genre label.
+    const auto j = get_json("/embeddings");
+    for (const auto& p : j["data"])
+        if (p["audio"] == "hedgewars-rock.mp3") {
+            EXPECT_EQ(p["tag"], "hedgewars");
+        }
+}
+
+TEST_F(ServerTest, SeedTaggramsAreComputedOnDemand) {
+    // Not in the cache: the seed route waits for the background job.
+    const auto j = get_json("/taggrams?red=musicnn&dataset=mtat&metodo=umap&dimensions=2");
+    EXPECT_EQ(j["name"], "taggrams_musicnn_mtat_umap_2");
+    EXPECT_EQ(j["data"].size(), 4u);
+}
+
+TEST_F(ServerTest, SeedBadParameters) {
+    expect_error("/embeddings?red=resnet", 400);
+    expect_error("/embeddings?dataset=imagenet", 400);
+    expect_error("/embeddings?dataset=msd", 400);  // known model, not in this library
+    expect_error("/embeddings?metodo=pca", 400);
+    expect_error("/embeddings?dimensions=7", 400);
+    expect_error("/taggrams?dimensiones=x", 400);
+}
+
+TEST_F(ServerTest, SeedAudioServesIndexedFilesOnly) {
+    auto r = get("/audio/hedgewars-rock.mp3");
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->status, 200);
+    EXPECT_EQ(r->get_header_value("Content-Type"), "audio/mpeg");
+    EXPECT_EQ(r->get_header_value("Accept-Ranges"), "bytes");
+    EXPECT_TRUE(r->body == slurp(dir_ / "music" / "hedgewars-rock.mp3"));
+    r = get("/audio/sub/lincity-city-blues.mp3");
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->status, 200);
+    EXPECT_TRUE(r->body == slurp(dir_ / "music" / "sub" / "lincity-city-blues.mp3"));
+    r = get("/audio/hedgewars-oriental.ogg", {{"Range", "bytes=10-19"}});
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->status, 206);
+    EXPECT_EQ(r->get_header_value("Content-Type"), "audio/ogg");
+    EXPECT_EQ(r->body, slurp(dir_ / "music" / "hedgewars-oriental.ogg").substr(10, 10));
+    expect_error("/audio/missing.mp3", 404);
+    expect_error("/audio/", 404);
+}
+
+TEST_F(ServerTest, PathTraversalIsRefused) {
+    for (const char* path :
+         {"/audio/../secret.txt", "/audio/..%2fsecret.txt", "/audio/%2e%2e/secret.txt",
+          "/audio/%2e%2e%2fsecret.txt", "/audio/%2E%2E%2F%2E%2E%2Fetc%2Fpasswd",
+          "/audio/../../../../etc/passwd", "/audio//etc/passwd", "/audio/%2fetc%2fpasswd",
+          "/audio/sub/../hedgewars-rock.mp3", "/audio/./hedgewars-rock.mp3",
+          "/audio/sub/..%5c..%5csecret.txt", "/../secret.txt", "/%2e%2e/secret.txt",
+          "/api/v1/tracks/../../secret.txt", "/api/v1/tracks/..%2f..%2fsecret.txt/audio"}) {
+        const auto r = get(path);
+        ASSERT_TRUE(r) << path;
+        EXPECT_TRUE(r->status == 404 || r->status == 400) << path << " -> " << r->status;
+        expect_error(r, r->status, path);
+    }
+    // Indexed, but its real path (through a symlink) is outside the root.
+    expect_error("/audio/wesnoth-battle-epic.ogg", 403);
+    expect_error(audio_url("wesnoth-battle-epic.ogg"), 403);
+    expect_error(audio_url("wesnoth-battle-epic.ogg") + "?x=1", 403);
+}
+
+TEST_F(ServerTest, RangeRequests) {
+    const auto file = slurp(dir_ / "music" / "hedgewars-rock.mp3");
+    const auto size = file.size();
+    const auto url = audio_url("hedgewars-rock.mp3");
+    auto r = get(url);
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->status, 200);
+    EXPECT_EQ(r->get_header_value("Accept-Ranges"), "bytes");
+    EXPECT_EQ(r->get_header_value("Content-Length"), std::to_string(size));
+    EXPECT_TRUE(r->body == file);
+
+    struct Case {
+        std::string range;
+        std::size_t first, length;
+    };
+    for (const auto& c :
+         {Case{"bytes=0-99", 0, 100}, Case{"bytes=1000-", 1000, size - 1000},
+          Case{"bytes=-500", size - 500, 500}, Case{"bytes=100-100", 100, 1},
+          Case{"bytes=" + std::to_string(size - 10) + "-99999999", size - 10, 10},
+          Case{"bytes=-99999999", 0, size}, Case{"bytes=12345-23456", 12345, 11112}}) {
+        r = get(url, {{"Range", c.range}});
+        ASSERT_TRUE(r) << c.range;
+        EXPECT_EQ(r->status, 206) << c.range;
+        EXPECT_EQ(r->get_header_value("Content-Range"), "bytes " + std::to_string(c.first) + "-" +
+                                                            std::to_string(c.first + c.length - 1) +
+                                                            "/" + std::to_string(size))
+            << c.range;
+        EXPECT_EQ(r->get_header_value("Content-Length"), std::to_string(c.length)) << c.range;
+        EXPECT_EQ(r->get_header_value("Content-Type"), "audio/mpeg");
+        EXPECT_TRUE(r->body == file.substr(c.first, c.length)) << c.range;
+    }
+    for (const std::string& range :
+         {"bytes=" + std::to_string(size) + "-", std::string("bytes=99999999-"),
+          std::string("bytes=500-100"), std::string("bytes=-0")}) {
+        r = get(url, {{"Range", range}});
+        ASSERT_TRUE(r) << range;
+        EXPECT_EQ(r->status, 416) << range;
+        EXPECT_EQ(r->get_header_value("Content-Range"), "bytes */" + std::to_string(size));
+        expect_error(r, 416, range);
+    }
+    // Several ranges: the whole file (allowed by RFC 9110), never a mangled body.
+    r = get(url, {{"Range", "bytes=0-1,5-6"}});
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->status, 200);
+    EXPECT_TRUE(r->body == file);
+    // A Range header on a JSON route changes nothing.
+    r = get("/api/v1/health", {{"Range", "bytes=0-3"}});
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->status, 200);
+    EXPECT_TRUE(json::parse(r->body, nullptr, false).is_object()) << r->body;
+    // HEAD: headers only.
+    auto c = client();
+    r = c.Head(url.c_str());
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->status, 200);
+    EXPECT_TRUE(r->body.empty());
+}
+
+TEST_F(ServerTest, TracksPaged) {
+    const auto all = get_json("/api/v1/tracks");
+    EXPECT_EQ(all["total"], 4);
+    EXPECT_EQ(all["model"], "musicnn-mtat");
+    ASSERT_EQ(all["tracks"].size(), 4u);
+    const std::string tags = slurp(tagmap::test::fixtures_dir() / "tags" / "mtat.txt");
+    std::set<std::string> files;
+    for (const auto& t : all["tracks"]) {
+        files.insert(t["filename"].get<std::string>());
+        EXPECT_EQ(t["id"], id(t["filename"]));
+        EXPECT_TRUE(t["name"].is_string());
+        EXPECT_TRUE(t["genre"].is_string());  // labelled
+        ASSERT_EQ(t["top_tags"].size(), 3u);
+        for (const auto& tag : t["top_tags"]) {
+            EXPECT_NE(tags.find(tag["tag"].get<std::string>() + "\n"), std::string::npos);
+            EXPECT_GT(tag["score"].get<double>(), 0.0);
+        }
+        EXPECT_GE(t["top_tags"][0]["score"].get<double>(), t["top_tags"][1]["score"].get<double>());
+    }
+    EXPECT_EQ(files, kFiles);
+    const auto page = get_json("/api/v1/tracks?offset=1&limit=2&model=musicnn-mtat");
+    ASSERT_EQ(page["tracks"].size(), 2u);
+    EXPECT_EQ(page["tracks"][0], all["tracks"][1]);
+    EXPECT_EQ(page["tracks"][1], all["tracks"][2]);
+    EXPECT_EQ(get_json("/api/v1/tracks?offset=3")["tracks"].size(), 1u);
+    EXPECT_EQ(get_json("/api/v1/tracks?offset=400")["tracks"].size(), 0u);
+    EXPECT_EQ(get_json("/api/v1/tracks?limit=1000")["tracks"].size(), 4u);
+    for (const char* bad : {"limit=0", "limit=1001", "limit=-1", "limit=abc", "offset=-1",
+                            "offset=1e3", "limit=99999999999999999999999", "model=nope"})
+        expect_error(std::string("/api/v1/tracks?") + bad, 400);
+}
+
+TEST_F(ServerTest, OneTrack) {
+    const auto rock = id("hedgewars-rock.mp3");
+    const auto t = get_json("/api/v1/tracks/" + std::to_string(rock));
+    EXPECT_EQ(t["id"], rock);
+    EXPECT_EQ(t["filename"], "hedgewars-rock.mp3");
+    EXPECT_EQ(t["label"], "hedgewars");
+    EXPECT_EQ(t["top_tags"].size(), 3u);
+    EXPECT_EQ(t["audio_url"], audio_url("hedgewars-rock.mp3"));
+    for (const char* bad : {"abc", "-1", "0", "1.5", "1e3", "0x10", "99999999999999999999999"})
+        expect_error(std::string("/api/v1/tracks/") + bad, 400);
+    expect_error("/api/v1/tracks/999999", 404);
+    expect_error("/api/v1/tracks/999999/audio", 404);
+    expect_error("/api/v1/tracks/abc/audio", 400);
+}
+
+TEST_F(ServerTest, MapsJsonAndF32) {
+    std::set<std::int64_t> ids;
+    for (const auto& [f, i] : ids_) ids.insert(i);
+    for (const auto& [method, dims] :
+         {std::pair<std::string, int>{"umap", 2}, {"umap", 3}, {"tsne", 2}, {"tsne", 3}}) {
+        const std::string q = "/api/v1/maps?model=musicnn-mtat&source=embedding&method=" + method +
+                              "&dims=" + std::to_string(dims);
+        const auto j = get_json(q);
+        EXPECT_EQ(j["model"], "musicnn-mtat");
+        EXPECT_EQ(j["method"], method);
+        EXPECT_EQ(j["dims"], dims);
+        ASSERT_EQ(j["points"].size(), 4u);
+        std::set<std::int64_t> seen;
+        for (const auto& p : j["points"]) {
+            seen.insert(p["track_id"].get<std::int64_t>());
+            EXPECT_EQ(p["coords"].size(), std::size_t(dims));
+        }
+        EXPECT_EQ(seen, ids);
+
+        const auto r = get(q + "&format=f32");
+        ASSERT_TRUE(r);
+        ASSERT_EQ(r->status, 200);
+        EXPECT_EQ(r->get_header_value("Content-Type"), "application/octet-stream");
+        EXPECT_EQ(r->get_header_value("X-Tagmap-Shape"), "4," + std::to_string(dims));
+        ASSERT_EQ(r->body.size(), 4 * 8 + 4 * std::size_t(dims) * 4);
+        for (std::size_t i = 0; i < 4; ++i) {
+            std::int64_t tid = 0;
+            std::memcpy(&tid, r->body.data() + 8 * i, 8);
+            EXPECT_EQ(tid, j["points"][i]["track_id"].get<std::int64_t>());
+            for (int d = 0; d < dims; ++d) {
+                float v = 0;
+                std::memcpy(&v, r->body.data() + 32 + 4 * (i * std::size_t(dims) + std::size_t(d)),
+                            4);
+                EXPECT_EQ(v, j["points"][i]["coords"][d].get<float>());  // shortest float text
+            }
+        }
+    }
+    EXPECT_EQ(get_json("/api/v1/maps")["points"].size(), 4u);  // defaults: first model, umap 2D
+    for (const char* bad : {"dims=7", "dims=1", "dims=two", "method=pca", "source=audio",
+                            "model=nope", "format=xml", "timeout=-1", "timeout=1e9", "timeout=nan"})
+        expect_error(std::string("/api/v1/maps?") + bad, 400);
+}
+
+TEST_F(ServerTest, MissingMapIsComputedOnceInTheBackground) {
+    const std::string q = "/api/v1/maps?source=taggram&method=tsne&dims=3";
+    const auto before = server_->stats().map_jobs_started;
+    // Many clients at once: one job.
+    std::vector<std::thread> clients;
+    std::atomic<int> accepted{0}, other{0};
+    for (int i = 0; i < 8; ++i)
+        clients.emplace_back([&] {
+            const auto r = get(q);
+            if (r && (r->status == 202 || r->status == 200))
+                ++accepted;
+            else
+                ++other;
+        });
+    for (auto& t : clients) t.join();
+    EXPECT_EQ(accepted, 8);
+    EXPECT_EQ(other, 0);
+    auto r = get(q);
+    ASSERT_TRUE(r);
+    if (r->status == 202) {
+        const auto j = json::parse(r->body);
+        EXPECT_EQ(j["status"], "computing");
+        EXPECT_TRUE(j["progress"].contains("state"));
+        EXPECT_EQ(r->get_header_value("Retry-After"), "1");
+    }
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(120);
+    while (r && r->status == 202 && std::chrono::steady_clock::now() < deadline) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(50));
+        r = get(q);
+    }
+    ASSERT_TRUE(r);
+    ASSERT_EQ(r->status, 200) << r->body;
+    EXPECT_EQ(json::parse(r->body)["points"].size(), 4u);
+    EXPECT_EQ(server_->stats().map_jobs_started - before, 1);
+    // Cached now: no new job.
+    EXPECT_EQ(get(q)->status, 200);
+    EXPECT_EQ(server_->stats().map_jobs_started - before, 1);
+
+    // The first response can also wait for the job: timeout.
+    const std::string q2 = "/api/v1/maps?source=taggram&method=umap&dims=3&timeout=120";
+    const auto j = get_json(q2);
+    EXPECT_EQ(j["source"], "taggram");
+    EXPECT_EQ(j["points"].size(), 4u);
+}
+
+TEST_F(ServerTest, Neighbors) {
+    const auto rock = id("hedgewars-rock.mp3");
+    const std::string base = "/api/v1/tracks/" + std::to_string(rock) + "/neighbors";
+    const auto j = get_json(base + "?k=2");
+    EXPECT_EQ(j["track_id"], rock);
+    ASSERT_EQ(j["neighbors"].size(), 2u);
+    tagmap::store::Library lib(db_, tagmap::store::OpenMode::read_only);
+    const auto expected = lib.neighbors(rock, "musicnn-mtat", tagmap::store::Source::embedding, 2);
+    for (std::size_t i = 0; i < 2; ++i) {
+        EXPECT_EQ(j["neighbors"][i]["track_id"], expected[i].track_id);
+        EXPECT_DOUBLE_EQ(j["neighbors"][i]["similarity"].get<double>(), expected[i].similarity);
+        EXPECT_NE(j["neighbors"][i]["track_id"], rock);
+    }
+    EXPECT_EQ(get_json(base)["neighbors"].size(), 3u);  // k=10 default, 3 others
+    EXPECT_EQ(get_json(base + "?source=taggram&k=100&model=musicnn-mtat")["neighbors"].size(), 3u);
+    for (const char* bad :
+         {"k=0", "k=101", "k=1000000000", "k=-5", "k=ten", "source=x", "model=vgg-msd"})
+        expect_error(base + "?" + bad, 400);
+    expect_error("/api/v1/tracks/999999/neighbors", 404);
+    expect_error("/api/v1/tracks/x/neighbors", 400);
+}
+
+TEST_F(ServerTest, Search) {
+    const auto j = get_json("/api/v1/search?q=HEDGEWARS&limit=10");
+    std::set<std::string> found;
+    for (const auto& t : j["results"]) found.insert(t["filename"].get<std::string>());
+    EXPECT_EQ(found, (std::set<std::string>{"hedgewars-rock.mp3", "hedgewars-oriental.ogg"}));
+    EXPECT_EQ(get_json("/api/v1/search?q=city&limit=1")["results"].size(), 1u);
+    EXPECT_EQ(get_json("/api/v1/search?q=zzzz-no-such-thing")["results"].size(), 0u);
+    expect_error("/api/v1/search", 400);
+    expect_error("/api/v1/search?q=", 400);
+    expect_error("/api/v1/search?q=a&limit=0", 400);
+    expect_error("/api/v1/search?q=a&limit=5000", 400);
+    expect_error("/api/v1/search?q=" + std::string(300, 'a'), 400);
+}
+
+TEST_F(ServerTest, GenreSimilarity) {
+    const auto j = get_json("/api/v1/genre-similarity?model=musicnn-mtat&source=embedding");
+    EXPECT_TRUE(j.is_object());
+    EXPECT_FALSE(j.empty());
+    expect_error("/api/v1/genre-similarity?model=nope", 400);
+    expect_error("/api/v1/genre-similarity?source=x", 400);
+}
+
+TEST_F(ServerTest, UnknownRoutesAndMethods) {
+    expect_error("/nope", 404);
+    expect_error("/api/v2/tracks", 404);
+    expect_error("/api/v1/tracks/1/nope", 404);
+    expect_error("/" + std::string(5000, 'a'), 414);
+    auto c = client();
+    expect_error(c.Post("/api/v1/tracks", "{}", "application/json"), 405, "POST tracks");
+    const auto r = c.Post("/audios", "x", "text/plain");
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->get_header_value("Allow"), "GET, HEAD");
+    expect_error(c.Delete("/api/v1/tracks/1"), 405, "DELETE track");
+    expect_error(c.Put("/api/v1/maps", "", "text/plain"), 405, "PUT maps");
+    expect_error(c.Patch("/tags", "", "text/plain"), 405, "PATCH tags");
+    expect_error(c.Options("/tags"), 405, "OPTIONS tags");
+    expect_error(c.Post("/nope", "", "text/plain"), 404, "POST nope");
+    // The connection is still usable after refused bodies (keep-alive).
+    EXPECT_EQ(c.Get("/api/v1/health")->status, 200);
+}
+
+TEST_F(ServerTest, ConcurrentRequests) {
+    const auto rock = std::to_string(id("hedgewars-rock.mp3"));
+    const std::vector<std::string> paths = {"/api/v1/tracks",
+                                            "/api/v1/maps?method=umap&dims=2",
+                                            "/api/v1/maps?method=tsne&dims=3&format=f32",
+                                            "/api/v1/tracks/" + rock + "/neighbors?k=3",
+                                            "/api/v1/tracks/" + rock,
+                                            "/api/v1/search?q=wesnoth",
+                                            "/audios",
+                                            "/embeddings?metodo=tsne",
+                                            "/api/v1/health",
+                                            "/api/v1/tracks/" + rock + "/audio"};
+    std::atomic<int> ok{0}, failed{0};
+    std::vector<std::thread> threads;
+    for (int t = 0; t < 16; ++t)
+        threads.emplace_back([&, t] {
+            auto c = client();  // one keep-alive connection per thread
+            for (int i = 0; i < 20; ++i) {
+                const auto& p = paths[std::size_t(t + i) % paths.size()];
+                const auto r = c.Get(p.c_str());
+                (r && r->status == 200) ? ++ok : ++failed;
+            }
+        });
+    for (auto& t : threads) t.join();
+    EXPECT_EQ(ok, 16 * 20);
+    EXPECT_EQ(failed, 0);
+    // Connections are pooled: at most one per HTTP thread (8) plus a few early ones.
+    EXPECT_LE(server_->stats().connections_opened, 16);
+}
