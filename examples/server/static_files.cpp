@@ -28,8 +28,8 @@ const char* content_type(const std::filesystem::path& file) {
 
 /// The file below `root` (canonical) that `url_path` names, or empty.
 std::filesystem::path resolve(const std::filesystem::path& root, const std::string& url_path) {
-    if (url_path.empty() || url_path.front() != '/' ||
-        url_path.find('\0') != std::string::npos || url_path.find('\\') != std::string::npos)
+    if (url_path.empty() || url_path.front() != '/' || url_path.find('\0') != std::string::npos ||
+        url_path.find('\\') != std::string::npos)
         return {};
     std::string rel = url_path.substr(1);
     if (rel.empty() || rel.back() == '/') rel += "index.html";
@@ -56,8 +56,9 @@ void serve_static_file(const std::filesystem::path& dir, const std::string& url_
     std::ifstream in;
     if (!file.empty()) in.open(file, std::ios::binary);
     if (!in) {
-        send_error(res, 404, url_path == "/" ? "the map page is not installed on this server"
-                                             : "no such file");
+        send_error(
+            res, 404,
+            url_path == "/" ? "the map page is not installed on this server" : "no such file");
         return;
     }
     std::string body((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());

@@ -1,0 +1,312 @@
+// Pure helpers of the map page (no DOM, no deck.gl): URL state, colours, clustering,
+// lasso geometry, view fitting and the playlist exports. Imported by app.js in the
+// browser and by the tests and benchmarks under node.
+
+// ---------------------------------------------------------------------------------------
+// URL state: everything a shared link restores lives in the location hash, as
+// URLSearchParams: model, source, method, dims, color, tag, hide (repeated), track, cam.
+
+export const DEFAULT_STATE = Object.freeze({
+  model: '',
+  source: 'embedding',
+  method: 'umap',
+  dims: 2,
+  color: 'genre',
+  tag: '',
+  hidden: [],
+  track: null,
+  cam: null,
+});
+
+export const COLOR_MODES = ['genre', 'toptag', 'tag', 'cluster'];
+
+/** Parses a location hash ("#a=1&b=2" or "a=1&b=2") into a full state object. */
+export function parseState(hash) {
+  const p = new URLSearchParams(String(hash || '').replace(/^#/, ''));
+  const s = { ...DEFAULT_STATE, hidden: [] };
+  if (p.get('model')) s.model = p.get('model');
+  if (['embedding', 'taggram'].includes(p.get('source'))) s.source = p.get('source');
+  if (['umap', 'tsne'].includes(p.get('method'))) s.method = p.get('method');
+  if (p.get('dims') === '3') s.dims = 3;
+  if (COLOR_MODES.includes(p.get('color'))) s.color = p.get('color');
+  if (p.get('tag')) s.tag = p.get('tag');
+  s.hidden = p.getAll('hide');
+  const track = Number(p.get('track'));
+  if (p.get('track') && Number.isSafeInteger(track)) s.track = track;
+  const cam = (p.get('cam') || '').split(',').map(Number);
+  if (cam.length >= 3 && cam.every(Number.isFinite)) s.cam = cam;
+  return s;
+}
+
+/** The hash (without '#') of a state; defaults are written too, so a link is explicit. */
+export function formatState(s) {
+  const p = new URLSearchParams();
+  if (s.model) p.set('model', s.model);
+  p.set('source', s.source);
+  p.set('method', s.method);
+  p.set('dims', String(s.dims));
+  p.set('color', s.color);
+  if (s.color === 'tag' && s.tag) p.set('tag', s.tag);
+  for (const h of s.hidden || []) p.append('hide', h);
+  if (s.track != null) p.set('track', String(s.track));
+  if (s.cam) p.set('cam', s.cam.map((v) => +v.toFixed(4)).join(','));
+  return p.toString();
+}
+
+/** Camera <-> compact list: 2D [x, y, zoom]; 3D [x, y, z, zoom, rotationX, rotationOrbit]. */
+export function camFromViewState(vs, dims) {
+  const t = vs.target || [0, 0, 0];
+  return dims === 3
+    ? [t[0], t[1], t[2] || 0, vs.zoom, vs.rotationX || 0, vs.rotationOrbit || 0]
+    : [t[0], t[1], vs.zoom];
+}
+
+export function viewStateFromCam(cam, dims) {
+  if (dims === 3 && cam.length === 6)
+    return { target: [cam[0], cam[1], cam[2]], zoom: cam[3], rotationX: cam[4], rotationOrbit: cam[5] };
+  if (dims === 2 && cam.length === 3) return { target: [cam[0], cam[1], 0], zoom: cam[2] };
+  return null;
+}
+
+// ---------------------------------------------------------------------------------------
+// Colours
+
+/** Sort order shared with the C++ static plots: Unicode code points (= UTF-8 byte order). */
+export function compareCodePoints(a, b) {
+  const A = Array.from(a), B = Array.from(b);
+  const n = Math.min(A.length, B.length);
+  for (let i = 0; i < n; ++i) {
+    const x = A[i].codePointAt(0), y = B[i].codePointAt(0);
+    if (x !== y) return x < y ? -1 : 1;
+  }
+  return A.length - B.length;
+}
+
+export function hexToRgb(hex) {
+  const h = hex.replace('#', '');
+  return [parseInt(h.slice(0, 2), 16), parseInt(h.slice(2, 4), 16), parseInt(h.slice(4, 6), 16)];
+}
+
+/** Map of category -> [r,g,b]: sorted categories take the palette in order, cycling. */
+export function categoricalColors(palette, categories) {
+  const sorted = [...new Set(categories)].sort(compareCodePoints);
+  const out = new Map();
+  sorted.forEach((c, i) => out.set(c, hexToRgb(palette.categorical[i % palette.categorical.length])));
+  return { sorted, colors: out };
+}
+
+// Viridis, 9 stops (matplotlib's), linearly interpolated.
+const VIRIDIS = [
+  [68, 1, 84], [71, 44, 122], [59, 81, 139], [44, 113, 142], [33, 144, 141],
+  [39, 173, 129], [92, 200, 99], [170, 220, 50], [253, 231, 37],
+];
+
+export function viridis(t) {
+  const x = Math.min(1, Math.max(0, Number.isFinite(t) ? t : 0)) * (VIRIDIS.length - 1);
+  const i = Math.min(VIRIDIS.length - 2, Math.floor(x)), f = x - i;
+  return VIRIDIS[i].map((v, c) => Math.round(v + (VIRIDIS[i + 1][c] - v) * f));
+}
+
+export function viridisCss() {
+  return `linear-gradient(to right, ${VIRIDIS.map((c) => `rgb(${c.join(',')})`).join(', ')})`;
+}
+
+// ---------------------------------------------------------------------------------------
+// Clustering: k-means (Lloyd) on the map coordinates, deterministic: k-means++ seeding
+// driven by a fixed-seed PRNG (mulberry32), at most 50 iterations, then the clusters are
+// renumbered by size (largest first; ties by centroid x, then y).
+
+export function mulberry32(seed) {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/** The number of clusters for n points: round(sqrt(n / 2)), between 2 and 10. */
+export function defaultK(n) {
+  return Math.max(1, Math.min(10, n, Math.max(2, Math.round(Math.sqrt(n / 2)))));
+}
+
+/**
+ * positions: Float32Array, `stride` floats per point (the first `dims` are used);
+ * valid(i) says whether a point takes part (non-finite coordinates do not).
+ * Returns { k, assign: Int32Array (-1 for points left out), centroids: [[...]], sizes }.
+ */
+export function kmeans(positions, n, { dims = 2, stride = 3, k = defaultK(n), seed = 1, iterations = 50 } = {}) {
+  const idx = [];
+  for (let i = 0; i < n; ++i) {
+    let ok = true;
+    for (let d = 0; d < dims; ++d) ok = ok && Number.isFinite(positions[i * stride + d]);
+    if (ok) idx.push(i);
+  }
+  const assign = new Int32Array(n).fill(-1);
+  k = Math.min(k, idx.length);
+  if (k === 0) return { k: 0, assign, centroids: [], sizes: [] };
+  const rand = mulberry32(seed);
+  const m = idx.length;
+  const coord = (i, d) => positions[i * stride + d];
+  const dist2 = (i, c) => {
+    let s = 0;
+    for (let d = 0; d < dims; ++d) { const v = coord(i, d) - c[d]; s += v * v; }
+    return s;
+  };
+  // k-means++ seeding
+  const centroids = [];
+  const first = idx[Math.floor(rand() * m)];
+  centroids.push(Array.from({ length: dims }, (_, d) => coord(first, d)));
+  const best = new Float64Array(m).fill(Infinity);
+  while (centroids.length < k) {
+    let total = 0;
+    const c = centroids[centroids.length - 1];
+    for (let j = 0; j < m; ++j) { best[j] = Math.min(best[j], dist2(idx[j], c)); total += best[j]; }
+    let pick = idx[m - 1];
+    if (total > 0) {
+      let r = rand() * total;
+      for (let j = 0; j < m; ++j) { r -= best[j]; if (r <= 0) { pick = idx[j]; break; } }
+    } else {
+      pick = idx[Math.floor(rand() * m)];
+    }
+    centroids.push(Array.from({ length: dims }, (_, d) => coord(pick, d)));
+  }
+  // Lloyd iterations
+  const sums = new Float64Array(k * dims), counts = new Int32Array(k);
+  for (let it = 0; it < iterations; ++it) {
+    let changed = 0;
+    sums.fill(0); counts.fill(0);
+    for (const i of idx) {
+      let bi = 0, bd = Infinity;
+      for (let c = 0; c < k; ++c) { const dd = dist2(i, centroids[c]); if (dd < bd) { bd = dd; bi = c; } }
+      if (assign[i] !== bi) { assign[i] = bi; ++changed; }
+      counts[bi]++;
+      for (let d = 0; d < dims; ++d) sums[bi * dims + d] += coord(i, d);
+    }
+    for (let c = 0; c < k; ++c)
+      if (counts[c] > 0) for (let d = 0; d < dims; ++d) centroids[c][d] = sums[c * dims + d] / counts[c];
+    if (changed === 0) break;
+  }
+  // renumber: largest first
+  const order = Array.from({ length: k }, (_, c) => c).sort(
+    (a, b) => counts[b] - counts[a] || centroids[a][0] - centroids[b][0] || centroids[a][1] - centroids[b][1] || a - b);
+  const rank = new Int32Array(k);
+  order.forEach((c, r) => { rank[c] = r; });
+  for (const i of idx) assign[i] = rank[assign[i]];
+  const used = order.filter((c) => counts[c] > 0);
+  return {
+    k: used.length,
+    assign,
+    centroids: used.map((c) => centroids[c]),
+    sizes: used.map((c) => counts[c]),
+  };
+}
+
+/**
+ * A cluster's label: its two tags with the highest summed score over the members' top
+ * tags (tracks: array aligned with the points, each { top_tags: [{tag, score}] } or null).
+ */
+export function clusterLabels(assign, k, tracks) {
+  const sums = Array.from({ length: k }, () => new Map());
+  for (let i = 0; i < assign.length; ++i) {
+    const c = assign[i];
+    const t = tracks[i];
+    if (c < 0 || !t || !t.top_tags) continue;
+    for (const { tag, score } of t.top_tags) sums[c].set(tag, (sums[c].get(tag) || 0) + score);
+  }
+  return sums.map((m) => [...m.entries()]
+    .sort((a, b) => b[1] - a[1] || compareCodePoints(a[0], b[0]))
+    .slice(0, 2).map((e) => e[0]));
+}
+
+// ---------------------------------------------------------------------------------------
+// Geometry
+
+/** Ray casting; poly = [[x, y], ...] (closed implicitly). */
+export function pointInPolygon(x, y, poly) {
+  let inside = false;
+  for (let i = 0, j = poly.length - 1; i < poly.length; j = i++) {
+    const [xi, yi] = poly[i], [xj, yj] = poly[j];
+    if ((yi > y) !== (yj > y) && x < ((xj - xi) * (y - yi)) / (yj - yi) + xi) inside = !inside;
+  }
+  return inside;
+}
+
+/** Indices of the points (x, y of each, `stride` floats apart) inside poly, for which keep(i). */
+export function pointsInPolygon(positions, n, stride, poly, keep = () => true) {
+  if (poly.length < 3) return [];
+  let x0 = Infinity, y0 = Infinity, x1 = -Infinity, y1 = -Infinity;
+  for (const [x, y] of poly) { x0 = Math.min(x0, x); x1 = Math.max(x1, x); y0 = Math.min(y0, y); y1 = Math.max(y1, y); }
+  const out = [];
+  for (let i = 0; i < n; ++i) {
+    const x = positions[i * stride], y = positions[i * stride + 1];
+    if (!(x >= x0 && x <= x1 && y >= y0 && y <= y1)) continue;
+    if (keep(i) && pointInPolygon(x, y, poly)) out.push(i);
+  }
+  return out;
+}
+
+/** Bounding box of the finite points: { min: [3], max: [3], center: [3], extent }. */
+export function bounds(positions, n, stride = 3) {
+  const min = [Infinity, Infinity, Infinity], max = [-Infinity, -Infinity, -Infinity];
+  for (let i = 0; i < n; ++i) {
+    const x = positions[i * stride], y = positions[i * stride + 1], z = positions[i * stride + 2];
+    if (!Number.isFinite(x) || !Number.isFinite(y) || !Number.isFinite(z)) continue;
+    if (x < min[0]) min[0] = x; if (x > max[0]) max[0] = x;
+    if (y < min[1]) min[1] = y; if (y > max[1]) max[1] = y;
+    if (z < min[2]) min[2] = z; if (z > max[2]) max[2] = z;
+  }
+  if (!(min[0] <= max[0])) return { min: [0, 0, 0], max: [0, 0, 0], center: [0, 0, 0], extent: 1 };
+  const center = min.map((v, d) => (v + max[d]) / 2);
+  const extent = Math.max(max[0] - min[0], max[1] - min[1], max[2] - min[2]) || 1;
+  return { min, max, center, extent };
+}
+
+/**
+ * The view state that shows the whole map in a width x height canvas. Orthographic and
+ * orbit views share the scale rule: at zoom z one map unit is 2^z pixels (at the target).
+ */
+export function fitViewState(b, dims, width, height) {
+  const margin = dims === 3 ? 2.1 : 1.3;
+  const zoom = Math.log2(Math.max(1, Math.min(width, height)) / (b.extent * margin));
+  return dims === 3
+    ? { target: [...b.center], zoom, rotationX: 25, rotationOrbit: 30 }
+    : { target: [b.center[0], b.center[1], 0], zoom };
+}
+
+// ---------------------------------------------------------------------------------------
+// Exports (client-side downloads)
+
+function csvField(v) {
+  const s = v == null ? '' : String(v);
+  return /[",\r\n]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
+}
+
+/** rows: [{ id, filename, name, genre, top_tag, x, y }] */
+export function toCsv(rows) {
+  const head = ['track_id', 'filename', 'name', 'genre', 'top_tag', 'x', 'y'];
+  const lines = [head.join(',')];
+  for (const r of rows)
+    lines.push([r.id, r.filename, r.name, r.genre, r.top_tag, r.x, r.y].map(csvField).join(','));
+  return lines.join('\r\n') + '\r\n';
+}
+
+/** rows: [{ id, name, filename, duration, url }]: an extended M3U of the tracks' audio URLs. */
+export function toM3u(rows) {
+  const lines = ['#EXTM3U'];
+  for (const r of rows) {
+    const secs = Number.isFinite(r.duration) ? Math.round(r.duration) : -1;
+    const name = String(r.name || r.filename || r.id).replace(/[\r\n]+/g, ' ');
+    lines.push(`#EXTINF:${secs},${name}`);
+    lines.push(r.url);
+  }
+  return lines.join('\n') + '\n';
+}
+
+export function formatTime(s) {
+  if (!Number.isFinite(s) || s < 0) return '0:00';
+  const m = Math.floor(s / 60), r = Math.floor(s % 60);
+  return `${m}:${String(r).padStart(2, '0')}`;
+}

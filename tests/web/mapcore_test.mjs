@@ -1,0 +1,94 @@
+// Unit tests of the map page's pure helpers (examples/web/mapcore.js), under node's test
+// runner: node tests/web/mapcore_test.mjs
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import path from 'node:path';
+import { test } from 'node:test';
+import { fileURLToPath } from 'node:url';
+
+import * as core from '../../examples/web/mapcore.js';
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+const palette = JSON.parse(fs.readFileSync(path.join(here, '../../examples/web/palette.json'), 'utf8'));
+
+test('URL state round-trips, defaults fill gaps, junk is ignored', () => {
+  const s = { ...core.DEFAULT_STATE, model: 'musicnn-msd', source: 'taggram', method: 'tsne', dims: 3,
+    color: 'tag', tag: 'hard rock', hidden: ['a,b', '~none'], track: 42, cam: [1.5, -2.25, 0.125, 3.5, 25, 30] };
+  const back = core.parseState('#' + core.formatState(s));
+  assert.deepEqual(back, s);
+  const d = core.parseState('#source=bogus&dims=7&color=nope&track=x&cam=1,2');
+  assert.deepEqual(d, { ...core.DEFAULT_STATE, hidden: [] });
+  assert.equal(core.parseState('').dims, 2);
+});
+
+test('camera <-> view state in 2D and 3D', () => {
+  const vs2 = { target: [1, 2, 0], zoom: 3 };
+  assert.deepEqual(core.viewStateFromCam(core.camFromViewState(vs2, 2), 2), vs2);
+  const vs3 = { target: [1, 2, 3], zoom: 4, rotationX: 10, rotationOrbit: 20 };
+  assert.deepEqual(core.viewStateFromCam(core.camFromViewState(vs3, 3), 3), vs3);
+  assert.equal(core.viewStateFromCam([1, 2, 3], 3), null);   // a 2D camera on a 3D map
+});
+
+test('palette: sorted categories take Tableau 10 in order, cycling; shared file', () => {
+  assert.equal(palette.categorical.length, 10);
+  assert.equal(palette.categorical[0], '#4e79a7');
+  assert.equal(palette.unlabeled, '#c0c0c0');
+  const names = ['wesnoth', 'etr', 'hedgewars', 'etr', ...Array.from({ length: 10 }, (_, i) => `g${i}`)];
+  const { sorted, colors } = core.categoricalColors(palette, names);
+  assert.deepEqual(sorted.slice(0, 3), ['etr', 'g0', 'g1']);
+  assert.deepEqual(colors.get('etr'), core.hexToRgb('#4e79a7'));
+  assert.deepEqual(colors.get('g9'), core.hexToRgb(palette.categorical[(sorted.indexOf('g9')) % 10]));
+  assert.equal(sorted.indexOf('wesnoth'), 12);
+  assert.deepEqual(colors.get('wesnoth'), core.hexToRgb(palette.categorical[2]));   // 13th: cycles
+  // code point order = UTF-8 byte order (C++ std::string), not UTF-16 order
+  assert.deepEqual(['\u{1F600}', '\uFF5E', 'a', 'B'].sort(core.compareCodePoints), ['B', 'a', '\uFF5E', '\u{1F600}']);
+});
+
+test('k-means is deterministic, finds separated blobs, numbers clusters by size', () => {
+  const n = 300, pos = new Float32Array(n * 3);
+  const rand = core.mulberry32(3);
+  const centres = [[0, 0], [10, 0], [0, 10]];
+  for (let i = 0; i < n; ++i) {
+    const c = centres[i < 150 ? 0 : i < 250 ? 1 : 2];
+    pos[i * 3] = c[0] + rand();
+    pos[i * 3 + 1] = c[1] + rand();
+  }
+  pos[0] = NaN;   // left out
+  const a = core.kmeans(pos, n, { k: 3 });
+  const b = core.kmeans(pos, n, { k: 3 });
+  assert.deepEqual(a.assign, b.assign);
+  assert.equal(a.assign[0], -1);
+  assert.deepEqual(a.sizes, [149, 100, 50]);
+  assert.equal(core.defaultK(4), 2);
+  assert.equal(core.defaultK(13), 3);
+  assert.equal(core.defaultK(100000), 10);
+  const labels = core.clusterLabels(Int32Array.from([0, 0, 1]), 2, [
+    { top_tags: [{ tag: 'rock', score: 0.5 }, { tag: 'guitar', score: 0.4 }] },
+    { top_tags: [{ tag: 'guitar', score: 0.3 }] }, { top_tags: [{ tag: 'piano', score: 0.2 }] }]);
+  assert.deepEqual(labels, [['guitar', 'rock'], ['piano']]);
+});
+
+test('lasso geometry', () => {
+  const sq = [[0, 0], [10, 0], [10, 10], [0, 10]];
+  assert.ok(core.pointInPolygon(5, 5, sq));
+  assert.ok(!core.pointInPolygon(15, 5, sq));
+  const pos = Float32Array.from([1, 1, 0, 20, 20, 0, 9, 9, 0, 5, 5, 0]);
+  assert.deepEqual(core.pointsInPolygon(pos, 4, 3, sq, (i) => i !== 3), [0, 2]);
+});
+
+test('fit: the whole map fits the canvas; 2D and 3D share the scale rule', () => {
+  const pos = Float32Array.from([-5, 0, 0, 5, 2, 0]);
+  const b = core.bounds(pos, 2);
+  assert.deepEqual(b.center, [0, 1, 0]);
+  const vs = core.fitViewState(b, 2, 800, 600);
+  assert.ok(10 * 2 ** vs.zoom < 600 && 10 * 2 ** vs.zoom > 400);
+  assert.equal(core.fitViewState(b, 3, 800, 600).rotationX, 25);
+});
+
+test('exports: CSV quoting, M3U lines', () => {
+  const csv = core.toCsv([{ id: 1, filename: 'a,b.mp3', name: 'Say "hi"', genre: 'rock', top_tag: 'guitar', x: 1.5, y: 2 }]);
+  assert.equal(csv, 'track_id,filename,name,genre,top_tag,x,y\r\n1,"a,b.mp3","Say ""hi""",rock,guitar,1.5,2\r\n');
+  const m3u = core.toM3u([{ id: 3, name: 'A - B\nC', duration: 12.6, url: 'http://h/api/v1/tracks/3/audio' }]);
+  assert.equal(m3u, '#EXTM3U\n#EXTINF:13,A - B C\nhttp://h/api/v1/tracks/3/audio\n');
+  assert.equal(core.formatTime(65.2), '1:05');
+});
