@@ -6,6 +6,7 @@
 
 #include "library_pool.hpp"
 #include "map_jobs.hpp"
+#include "response_cache.hpp"
 #include "router.hpp"
 #include "server.hpp"
 
@@ -15,10 +16,12 @@ struct Context {
     Context(const std::filesystem::path& db, const ServerOptions& o)
         : options(o),
           pool(db, o.busy_timeout_ms),
-          jobs(db, o.busy_timeout_ms, o.map_threads, o.failed_map_retry_seconds) {}
+          jobs(db, o.busy_timeout_ms, o.map_threads, o.failed_map_retry_seconds),
+          map_cache(o.map_cache_seconds) {}
     ServerOptions options;
     LibraryPool pool;
     MapJobs jobs;
+    ResponseCache map_cache;  ///< encoded /api/v1/maps answers
 };
 
 // Route groups, one file each.

@@ -93,17 +93,28 @@ void maps(Context& ctx, const httplib::Request& req, httplib::Response& res) {
     spec.dims = int(int_param(req, "dims", 2, 2, 3));
     const auto format = choice_param(req, "format", "json", {"json", "f32"});
     const double wait = seconds_param(req, "timeout", 0, ctx.options.max_map_wait_seconds);
-    const auto found = find_map(ctx, spec, wait);
-    if (!found.map) return send_computing(res, spec, found.job);
-    const auto& p = *found.map;
-    if (format == "f32") {
-        res.set_header("X-Tagmap-Shape",
-                       std::to_string(p.track_ids.size()) + "," + std::to_string(p.coords.cols()));
-        res.set_header("X-Tagmap-Layout", "ids:int64le[N],coords:float32le[N*dims]");
-        res.set_content(map_f32(p), "application/octet-stream");
-    } else {
-        res.set_content(map_json(p), "application/json");
+    const auto cache_key = map_key(spec) + "|" + format;
+    auto entry = ctx.map_cache.get(cache_key);
+    if (!entry) {
+        const auto found = find_map(ctx, spec, wait);
+        if (!found.map) return send_computing(res, spec, found.job);
+        const auto& p = *found.map;
+        ResponseCache::Entry e;
+        if (format == "f32") {
+            e.body = std::make_shared<const std::string>(map_f32(p));
+            e.content_type = "application/octet-stream";
+            e.headers = {{"X-Tagmap-Shape", std::to_string(p.track_ids.size()) + "," +
+                                                std::to_string(p.coords.cols())},
+                         {"X-Tagmap-Layout", "ids:int64le[N],coords:float32le[N*dims]"}};
+        } else {
+            e.body = std::make_shared<const std::string>(map_json(p));
+            e.content_type = "application/json";
+        }
+        ctx.map_cache.put(cache_key, e);
+        entry = std::move(e);
     }
+    for (const auto& [name, value] : entry->headers) res.set_header(name, value);
+    res.set_content(*entry->body, entry->content_type);
     res.status = 200;
 }
 

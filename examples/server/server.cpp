@@ -19,6 +19,26 @@ namespace {
 
 constexpr std::size_t kMaxPathLength = 4096;
 
+/// httplib compresses with brotli at the encoder's default quality (11) whenever a client
+/// accepts it, which takes seconds for a large map; such clients are answered with gzip.
+void refuse_brotli(const httplib::Request& req) {
+    auto& headers = const_cast<httplib::Headers&>(req.headers);  // httplib's own, mutable
+    const auto it = headers.find("Accept-Encoding");
+    if (it == headers.end() || it->second.find("br") == std::string::npos) return;
+    std::string kept;
+    std::size_t start = 0;
+    while (start <= it->second.size()) {
+        auto end = it->second.find(',', start);
+        if (end == std::string::npos) end = it->second.size();
+        auto token = it->second.substr(start, end - start);
+        token.erase(0, token.find_first_not_of(" \t"));
+        if (!token.empty() && token.compare(0, 2, "br") != 0)
+            kept += (kept.empty() ? "" : ", ") + token;
+        start = end + 1;
+    }
+    it->second = kept.empty() ? "identity" : kept;
+}
+
 }  // namespace
 
 struct Server::Impl {
@@ -44,6 +64,7 @@ struct Server::Impl {
         });
         http.set_pre_routing_handler([this](const httplib::Request& req, httplib::Response& res) {
             drop_parsed_ranges(req);
+            refuse_brotli(req);
             // Methods that may carry a body go through httplib's routing, which reads it
             // (keep-alive stays in sync), to the 405/404 handler below.
             if (req.method == "POST" || req.method == "PUT" || req.method == "PATCH" ||

@@ -21,6 +21,7 @@ struct ServerOptions {
     double seed_map_wait_seconds = 30;     ///< seed routes wait this long for a missing map
     double max_map_wait_seconds = 300;     ///< upper bound of the API's `timeout` parameter
     double failed_map_retry_seconds = 30;  ///< a failed map job is not retried sooner
+    double map_cache_seconds = 2;          ///< encoded maps are reused this long (0: never)
     int map_threads = 0;                   ///< threads of UMAP / t-SNE (0 = all cores)
     int busy_timeout_ms = 5000;            ///< SQLite busy timeout of every connection
     bool log_requests = false;             ///< one line per request on stderr
