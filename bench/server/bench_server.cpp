@@ -4,7 +4,9 @@
 // Prints requests/s, p50/p99 latency and the error count.
 //
 //   bench_server [--seconds 30] [--tracks 10000] [--clients 64] [--server-threads 64]
-//                [--format json|f32] [--db FILE]
+//                [--format json|f32] [--map-cache SECONDS] [--db FILE]
+// --map-cache 0 turns off the server's reuse of encoded maps (every request reads the map
+// from SQLite and encodes it).
 #include <algorithm>
 #include <atomic>
 #include <chrono>
@@ -26,7 +28,7 @@ namespace {
 int usage() {
     std::fprintf(stderr,
                  "usage: bench_server [--seconds N] [--tracks N] [--clients N] "
-                 "[--server-threads N] [--format json|f32] [--db FILE]\n");
+                 "[--server-threads N] [--format json|f32] [--map-cache S] [--db FILE]\n");
     return 2;
 }
 
@@ -37,6 +39,7 @@ int main(int argc, char** argv) {
     double seconds = 30;
     int tracks = 10000, clients = 64, server_threads = 64;
     std::string format = "json";
+    double map_cache = 2;
     fs::path db =
         fs::temp_directory_path() / ("tagmap-bench-server-" + std::to_string(::getpid()) + ".db");
     bool own_db = true;
@@ -52,6 +55,8 @@ int main(int argc, char** argv) {
             clients = std::atoi(v);
         else if (a == "--server-threads")
             server_threads = std::atoi(v);
+        else if (a == "--map-cache")
+            map_cache = std::atof(v);
         else if (a == "--format")
             format = v;
         else if (a == "--db")
@@ -69,6 +74,7 @@ int main(int argc, char** argv) {
 
         tagmap::server::ServerOptions options;
         options.threads = server_threads;
+        options.map_cache_seconds = map_cache;
         tagmap::server::Server server(db, options);
         const int port = server.bind("127.0.0.1", 0);
         std::thread listener([&] { server.listen(); });
