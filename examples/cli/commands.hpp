@@ -17,5 +17,6 @@ void add_preprocess_commands(CLI::App& app);  // cmd_preprocess.cpp: preprocess-
 void add_genre_similarity_command(CLI::App& app);  // cmd_genre_similarity.cpp
 void add_clean_db_command(CLI::App& app);     // cmd_clean_db.cpp
 void add_export_command(CLI::App& app);       // cmd_export.cpp
+void add_serve_command(CLI::App& app);        // cmd_serve.cpp: the JSON API and the map page
 
 }  // namespace tagmap::cli
