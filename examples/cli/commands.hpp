@@ -18,5 +18,6 @@ void add_genre_similarity_command(CLI::App& app);  // cmd_genre_similarity.cpp
 void add_clean_db_command(CLI::App& app);     // cmd_clean_db.cpp
 void add_export_command(CLI::App& app);       // cmd_export.cpp
 void add_serve_command(CLI::App& app);        // cmd_serve.cpp: the JSON API and the map page
+void add_plot_command(CLI::App& app);         // cmd_plot.cpp: PNG/SVG of a cached 2D map
 
 }  // namespace tagmap::cli

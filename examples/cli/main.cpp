@@ -28,6 +28,7 @@ int main(int argc, char** argv) {
     tagmap::cli::add_clean_db_command(app);
     tagmap::cli::add_export_command(app);
     tagmap::cli::add_serve_command(app);
+    tagmap::cli::add_plot_command(app);
     try {
         app.parse(argc, argv);
     } catch (const CLI::ParseError& e) {
