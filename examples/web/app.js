@@ -304,7 +304,11 @@ async function loadTracks(model) {
     const j = await apiJson(`/api/v1/tracks?model=${encodeURIComponent(model)}&offset=${offset}&limit=${page}`);
     for (const t of j.tracks) entry.byId.set(t.id, t);
     entry.total = j.total;
-    if (S.model === model) scheduleRecolor();
+    // Large maps are recoloured once, when the list is complete: every recolouring
+    // re-uploads the colours and redraws, which software WebGL pays for in seconds.
+    if (S.model === model && entry.byId.size < entry.total && data.n <= 20000) scheduleRecolor();
+    if (S.model === model && entry.byId.size < entry.total)
+      $('#info').textContent = `track details ${entry.byId.size.toLocaleString('en')} / ${entry.total.toLocaleString('en')}…`;
     return j;
   };
   entry.promise = (async () => {
@@ -318,6 +322,7 @@ async function loadTracks(model) {
       });
       await Promise.all(workers);
       entry.done = true;
+      if (S.model === model) { clearTimeout(recolorTimer); recolorTimer = null; recolor(); updateInfo(); }
     } catch (e) {
       trackCache.delete(model);
       throw e;
@@ -413,7 +418,7 @@ function updateInfo() {
 let recolorTimer = null;
 function scheduleRecolor() {
   if (recolorTimer) return;
-  recolorTimer = setTimeout(() => { recolorTimer = null; recolor(); }, 200);
+  recolorTimer = setTimeout(() => { recolorTimer = null; recolor(); }, 500);
 }
 
 const NONE = '~none';
@@ -1092,6 +1097,7 @@ async function start() {
     ]);
     if (pal && Array.isArray(pal.categorical)) palette = pal;
     routes = index.routes || [];
+    $('#chunk-box').hidden = !routes.some((r) => r.includes('chunks'));
     models = ms.models || [];
     $('#sel-model').replaceChildren(...models.map((m) => el('option', { value: m.model_id }, m.model_id)));
     if (!models.length) {
