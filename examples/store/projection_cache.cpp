@@ -95,6 +95,22 @@ std::string map_params(const MapSpec& s) {
     return j.dump();
 }
 
+MapSpec map_spec(const ProjectionKey& key) {
+    MapSpec s;
+    s.model_id = key.model_id;
+    s.source = key.source;
+    s.method = key.method;
+    s.dims = key.dims;
+    const auto j = nlohmann::json::parse(key.params, nullptr, /*allow_exceptions=*/false);
+    if (j.is_object()) {
+        s.seed = j.value("seed", s.seed);
+        s.n_neighbors = j.value("n_neighbors", s.n_neighbors);
+        s.min_dist = j.value("min_dist", s.min_dist);
+        s.perplexity = j.value("perplexity", s.perplexity);
+    }
+    return s;
+}
+
 std::string rows_digest(const std::vector<std::int64_t>& ids, const RowMatrixF& rows) {
     Sha256 sha;
     sha.update_int(rows.cols());

@@ -35,6 +35,8 @@ struct MapResult {
 
 /// Canonical JSON of the options that shape the map (the cache key's `params`).
 std::string map_params(const MapSpec& spec);
+/// The spec of a cached map's key (the inverse of map_params; defaults for absent fields).
+MapSpec map_spec(const ProjectionKey& key);
 
 /// SHA-256 of (track id, vector bytes) rows, in the given order.
 std::string rows_digest(const std::vector<std::int64_t>& ids, const RowMatrixF& rows);
