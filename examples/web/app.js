@@ -132,7 +132,10 @@ const tagmap = {
   /** Resolves when no load is in flight and a frame was drawn after the last change. */
   async idle(timeoutMs = 30000) {
     const t0 = performance.now();
-    while (busy > 0 || !renderedSinceChange) {
+    const settled = () => busy === 0 && (renderedSinceChange ||
+      // a render() whose layers changed nothing draws no frame
+      (performance.now() - lastRender > 200 && !deckgl.needsRedraw({ clearRedrawFlags: false })));
+    while (!settled()) {
       if (performance.now() - t0 > timeoutMs) throw new Error('page did not settle');
       await sleep(25);
     }
@@ -220,8 +223,10 @@ function boxLayer() {
   });
 }
 
+let lastRender = 0;
 function render() {
   renderedSinceChange = false;
+  lastRender = performance.now();
   const layers = [];
   const three = S.dims === 3;
   const overlay = { depthCompare: 'always' };  // drawn over the points in 3D too

@@ -155,11 +155,11 @@ async function main() {
     return png;
   };
   const routes = (await getJson('/api/v1/')).routes || [];
-  const tracks = (await getJson('/api/v1/tracks?limit=100')).tracks;
-  const byId = new Map(tracks.map((t) => [t.id, t]));
   const models = (await getJson('/api/v1/models')).models.map((m) => m.model_id);
   const mainModel = models.includes('musicnn-mtat') ? 'musicnn-mtat' : models[0];   // trained weights
   const otherModel = models.find((m) => m !== mainModel);
+  const tracks = (await getJson(`/api/v1/tracks?limit=100&model=${mainModel}`)).tracks;
+  const byId = new Map(tracks.map((t) => [t.id, t]));
   log(`server ${base}, models ${models.join(', ')}, ${tracks.length} tracks, routes: ${routes.join(' ')}`);
 
   /** Screen positions of every point, from the API's JSON map and the page's view state. */
