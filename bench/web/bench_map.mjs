@@ -39,12 +39,13 @@ async function measure(n) {
   page.on('console', (m) => { if (m.type() === 'error') errors.push(m.text()); });
   const out = { first: [], colored: [], hover: [], hit: 0, tries: 0, pan: [] };
   for (let l = 0; l < loads; ++l) {
-    await page.goto(`${base}/#color=genre&r=${l}`, { waitUntil: 'load' });
+    await page.goto(`${base}/?load=${l}#color=genre`, { waitUntil: 'load' });   // a new document each time
     await page.waitForFunction(() => window.tagmap && window.tagmap.timings.colored != null, null, { timeout: 300000, polling: 50 });
     await page.evaluate(() => window.tagmap.idle(120000));
     const t = await page.evaluate(() => window.tagmap.timings);
     out.first.push(t.firstPoints);
     out.colored.push(t.colored);
+    if (argv.includes('--verbose')) console.log(`  load ${l}: first ${f1(t.firstPoints)} coloured ${f1(t.colored)}`);
     // hover: random visible points, one pointer move each (from a corner of the map)
     await page.evaluate(() => {
       window.__pm = [];

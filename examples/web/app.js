@@ -766,8 +766,15 @@ async function loadChunks(id) {
   const key = mapKey();
   ++busy;
   try {
-    const j = await apiJson(`/api/v1/tracks/${id}/chunks?${q}`);
-    if (player.id !== id || key !== mapKey()) return;
+    let j;
+    for (let tries = 0; ; ++tries) {   // 202 while the server computes the map
+      const res = await api(`/api/v1/tracks/${id}/chunks?${q}`);
+      j = await res.json();
+      if (player.id !== id || key !== mapKey()) return;
+      if (res.status !== 202) break;
+      if (tries > 120) return;
+      await sleep(1000 * Math.min(5, Math.max(0.5, j.retry_after_seconds || 1)));
+    }
     const list = j.chunks || [];
     player.chunks = {
       trackId: id, hop: j.hop_seconds, list,
@@ -998,7 +1005,7 @@ async function pollJob(job, name) {
   try {
     for (;;) {
       const j = await apiJson(`/api/v1/jobs/${encodeURIComponent(job)}`);
-      uploadStatus(`${name}: ${j.status}…`, j.progress || 0);
+      uploadStatus(`${name}: ${j.stage || j.status}…`, j.progress || 0);
       if (j.status === 'done') {
         uploadStatus(null);
         trackCache.delete(S.model);
