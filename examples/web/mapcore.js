@@ -138,6 +138,7 @@ export function defaultK(n) {
  * Returns { k, assign: Int32Array (-1 for points left out), centroids: [[...]], sizes }.
  */
 export function kmeans(positions, n, { dims = 2, stride = 3, k = defaultK(n), seed = 1, iterations = 50 } = {}) {
+  // the valid points, packed (m x dims, float64)
   const idx = [];
   for (let i = 0; i < n; ++i) {
     let ok = true;
@@ -145,63 +146,61 @@ export function kmeans(positions, n, { dims = 2, stride = 3, k = defaultK(n), se
     if (ok) idx.push(i);
   }
   const assign = new Int32Array(n).fill(-1);
-  k = Math.min(k, idx.length);
-  if (k === 0) return { k: 0, assign, centroids: [], sizes: [] };
-  const rand = mulberry32(seed);
   const m = idx.length;
-  const coord = (i, d) => positions[i * stride + d];
-  const dist2 = (i, c) => {
+  k = Math.min(k, m);
+  if (k === 0) return { k: 0, assign, centroids: [], sizes: [] };
+  const X = new Float64Array(m * dims);
+  for (let j = 0; j < m; ++j) for (let d = 0; d < dims; ++d) X[j * dims + d] = positions[idx[j] * stride + d];
+  const C = new Float64Array(k * dims);
+  const dist2 = (j, c) => {
     let s = 0;
-    for (let d = 0; d < dims; ++d) { const v = coord(i, d) - c[d]; s += v * v; }
+    for (let d = 0; d < dims; ++d) { const v = X[j * dims + d] - C[c * dims + d]; s += v * v; }
     return s;
   };
+  const setCentroid = (c, j) => { for (let d = 0; d < dims; ++d) C[c * dims + d] = X[j * dims + d]; };
   // k-means++ seeding
-  const centroids = [];
-  const first = idx[Math.floor(rand() * m)];
-  centroids.push(Array.from({ length: dims }, (_, d) => coord(first, d)));
+  const rand = mulberry32(seed);
+  setCentroid(0, Math.floor(rand() * m));
   const best = new Float64Array(m).fill(Infinity);
-  while (centroids.length < k) {
+  for (let c = 1; c < k; ++c) {
     let total = 0;
-    const c = centroids[centroids.length - 1];
-    for (let j = 0; j < m; ++j) { best[j] = Math.min(best[j], dist2(idx[j], c)); total += best[j]; }
-    let pick = idx[m - 1];
+    for (let j = 0; j < m; ++j) { const dd = dist2(j, c - 1); if (dd < best[j]) best[j] = dd; total += best[j]; }
+    let pick = m - 1;
     if (total > 0) {
       let r = rand() * total;
-      for (let j = 0; j < m; ++j) { r -= best[j]; if (r <= 0) { pick = idx[j]; break; } }
+      for (let j = 0; j < m; ++j) { r -= best[j]; if (r <= 0) { pick = j; break; } }
     } else {
-      pick = idx[Math.floor(rand() * m)];
+      pick = Math.floor(rand() * m);
     }
-    centroids.push(Array.from({ length: dims }, (_, d) => coord(pick, d)));
+    setCentroid(c, pick);
   }
   // Lloyd iterations
+  const a = new Int32Array(m).fill(-1);
   const sums = new Float64Array(k * dims), counts = new Int32Array(k);
   for (let it = 0; it < iterations; ++it) {
     let changed = 0;
-    sums.fill(0); counts.fill(0);
-    for (const i of idx) {
+    sums.fill(0);
+    counts.fill(0);
+    for (let j = 0; j < m; ++j) {
       let bi = 0, bd = Infinity;
-      for (let c = 0; c < k; ++c) { const dd = dist2(i, centroids[c]); if (dd < bd) { bd = dd; bi = c; } }
-      if (assign[i] !== bi) { assign[i] = bi; ++changed; }
+      for (let c = 0; c < k; ++c) { const dd = dist2(j, c); if (dd < bd) { bd = dd; bi = c; } }
+      if (a[j] !== bi) { a[j] = bi; ++changed; }
       counts[bi]++;
-      for (let d = 0; d < dims; ++d) sums[bi * dims + d] += coord(i, d);
+      for (let d = 0; d < dims; ++d) sums[bi * dims + d] += X[j * dims + d];
     }
     for (let c = 0; c < k; ++c)
-      if (counts[c] > 0) for (let d = 0; d < dims; ++d) centroids[c][d] = sums[c * dims + d] / counts[c];
+      if (counts[c] > 0) for (let d = 0; d < dims; ++d) C[c * dims + d] = sums[c * dims + d] / counts[c];
     if (changed === 0) break;
   }
   // renumber: largest first
+  const cen = (c) => Array.from(C.subarray(c * dims, c * dims + dims));
   const order = Array.from({ length: k }, (_, c) => c).sort(
-    (a, b) => counts[b] - counts[a] || centroids[a][0] - centroids[b][0] || centroids[a][1] - centroids[b][1] || a - b);
+    (p, q) => counts[q] - counts[p] || C[p * dims] - C[q * dims] || C[p * dims + 1] - C[q * dims + 1] || p - q);
   const rank = new Int32Array(k);
   order.forEach((c, r) => { rank[c] = r; });
-  for (const i of idx) assign[i] = rank[assign[i]];
+  for (let j = 0; j < m; ++j) assign[idx[j]] = rank[a[j]];
   const used = order.filter((c) => counts[c] > 0);
-  return {
-    k: used.length,
-    assign,
-    centroids: used.map((c) => centroids[c]),
-    sizes: used.map((c) => counts[c]),
-  };
+  return { k: used.length, assign, centroids: used.map(cen), sizes: used.map((c) => counts[c]) };
 }
 
 /**
