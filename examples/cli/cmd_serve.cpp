@@ -19,6 +19,8 @@ void add_serve_command(CLI::App& app) {
         std::string host = "127.0.0.1";
         int port = 5000;
         server::ServerOptions options;
+        std::string web_dir;
+        std::size_t max_upload_mb = 512;
     };
     auto args = std::make_shared<Args>();
     auto* cmd = app.add_subcommand("serve",
@@ -44,8 +46,30 @@ void add_serve_command(CLI::App& app) {
         ->check(CLI::Range(0.0, 3600.0))
         ->capture_default_str();
     cmd->add_flag("--log", args->options.log_requests, "Log every request on stderr");
+    cmd->add_option("--web-dir", args->web_dir,
+                    "Folder of the map page served at / (default: this build's page, else the "
+                    "installed one; 'none' serves the API only)");
+    cmd->add_option("--max-upload-mb", args->max_upload_mb,
+                    "Largest audio file accepted by POST /api/v1/tracks, in MB")
+        ->check(CLI::Range(1, 4096))
+        ->capture_default_str();
     cmd->callback([args] {
         args->options.busy_timeout_ms = args->db.busy_timeout_ms;
+        args->options.max_upload_bytes = args->max_upload_mb << 20;
+        if (args->web_dir.empty()) {
+            for (const char* dir : {TAGMAP_WEB_BUILD_SITE, TAGMAP_WEB_INSTALL_DIR})
+                if (*dir && std::filesystem::is_regular_file(std::filesystem::path(dir) / "index.html")) {
+                    args->options.web_dir = dir;
+                    break;
+                }
+            if (args->options.web_dir.empty())
+                std::fprintf(stderr, "tagmap serve: the map page is not installed (build target "
+                                     "tagmap_web, or --web-dir DIR): serving the API only\n");
+        } else if (args->web_dir != "none") {
+            if (!std::filesystem::is_regular_file(std::filesystem::path(args->web_dir) / "index.html"))
+                throw IoError("--web-dir " + args->web_dir + " has no index.html");
+            args->options.web_dir = args->web_dir;
+        }
         // Signals go to one thread that stops the server; every other thread (httplib's
         // pool, the map worker) inherits the blocked mask.
         sigset_t stop_signals;

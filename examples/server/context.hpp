@@ -9,6 +9,7 @@
 #include "response_cache.hpp"
 #include "router.hpp"
 #include "server.hpp"
+#include "upload_jobs.hpp"
 
 namespace tagmap::server {
 
@@ -17,16 +18,22 @@ struct Context {
         : options(o),
           pool(db, o.busy_timeout_ms),
           jobs(db, o.busy_timeout_ms, o.map_threads, o.failed_map_retry_seconds),
-          map_cache(o.map_cache_seconds) {}
+          map_cache(o.map_cache_seconds),
+          uploads(db, o.busy_timeout_ms, [this] { map_cache.clear(); }) {}
     ServerOptions options;
     LibraryPool pool;
     MapJobs jobs;
     ResponseCache map_cache;  ///< encoded /api/v1/maps answers
+    UploadJobs uploads;       ///< files dropped on the page: index, embed, place
 };
 
 // Route groups, one file each.
 void add_seed_routes(Router& router, Context& ctx);   // routes_seed.cpp
 void add_api_routes(Router& router, Context& ctx);    // routes_api.cpp
 void add_audio_routes(Router& router, Context& ctx);  // routes_audio.cpp
+void add_chunk_routes(Router& router, Context& ctx);  // routes_chunks.cpp
+// routes_upload.cpp: POST /api/v1/tracks (through httplib's routing) and /api/v1/jobs/<id>.
+void add_upload_routes(httplib::Server& http, Router& router, Context& ctx, UploadJobs& jobs,
+                       std::size_t max_bytes);
 
 }  // namespace tagmap::server

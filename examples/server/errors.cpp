@@ -21,8 +21,12 @@ const char* error_code(int status) {
             return "not_found";
         case 405:
             return "method_not_allowed";
+        case 409:
+            return "conflict";
         case 413:
             return "payload_too_large";
+        case 415:
+            return "unsupported_media_type";
         case 414:
             return "uri_too_long";
         case 416:

@@ -50,6 +50,12 @@ class ResponseCache {
         entries_[key] = {std::chrono::steady_clock::now(), std::move(e)};
     }
 
+    /// Drops every entry (the library changed: an upload was placed on the maps).
+    void clear() {
+        std::lock_guard lock(mutex_);
+        entries_.clear();
+    }
+
   private:
     std::chrono::duration<double> max_age_;
     std::size_t max_entries_;

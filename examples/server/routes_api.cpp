@@ -127,7 +127,8 @@ void add_api_routes(Router& router, Context& ctx) {
                         {"version", 1},
                         {"routes",
                          {"health", "tracks", "tracks/<id>", "tracks/<id>/neighbors",
-                          "tracks/<id>/audio", "models", "maps", "search", "genre-similarity"}}});
+                          "tracks/<id>/audio", "tracks/<id>/chunks", "POST tracks", "jobs/<id>",
+                          "models", "maps", "search", "genre-similarity"}}});
     });
 
     router.get("/api/v1/health",

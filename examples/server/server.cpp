@@ -12,6 +12,7 @@
 #include "context.hpp"
 #include "errors.hpp"
 #include "router.hpp"
+#include "static_files.hpp"
 
 namespace tagmap::server {
 
@@ -47,6 +48,9 @@ struct Server::Impl {
         add_seed_routes(router, ctx);
         add_api_routes(router, ctx);
         add_audio_routes(router, ctx);
+        add_chunk_routes(router, ctx);
+        add_upload_routes(http, router, ctx, ctx.uploads, o.max_upload_bytes);
+        if (!o.web_dir.empty()) add_static_routes(router, o.web_dir);  // last: it takes the rest
         configure();
     }
 
@@ -55,7 +59,8 @@ struct Server::Impl {
         http.new_task_queue = [threads] { return new httplib::ThreadPool(threads); };
         http.set_keep_alive_max_count(100);  // then reconnect: fair to waiting clients
         http.set_keep_alive_timeout(5);
-        http.set_payload_max_length(64 * 1024);  // no route takes a body
+        // Only the upload route takes a body; others with one are read, then refused.
+        http.set_payload_max_length(ctx.options.max_upload_bytes + (1u << 20));
         install_error_handlers(http, [this](const httplib::Request& req, httplib::Response& res) {
             if ((req.method != "GET" && req.method != "HEAD") || req.path.size() > kMaxPathLength)
                 return false;
@@ -139,6 +144,7 @@ void Server::stop() {
         std::this_thread::sleep_for(std::chrono::milliseconds(1));
     impl_->http.stop();
     impl_->ctx.jobs.stop();
+    impl_->ctx.uploads.stop();
 }
 
 bool Server::running() const {

@@ -22,6 +22,8 @@ struct ServerOptions {
     double max_map_wait_seconds = 300;     ///< upper bound of the API's `timeout` parameter
     double failed_map_retry_seconds = 30;  ///< a failed map job is not retried sooner
     double map_cache_seconds = 2;          ///< encoded maps are reused this long (0: never)
+    std::filesystem::path web_dir;         ///< the map page's files served at / (empty: none)
+    std::size_t max_upload_bytes = 512u << 20;  ///< POST /api/v1/tracks accepts files up to this
     int map_threads = 0;                   ///< threads of UMAP / t-SNE (0 = all cores)
     int busy_timeout_ms = 5000;            ///< SQLite busy timeout of every connection
     bool log_requests = false;             ///< one line per request on stderr
