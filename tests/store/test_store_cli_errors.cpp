@@ -70,7 +70,7 @@ TEST_F(StoreCli, LockedDatabaseFailsClearlyAndStaysIntact) {
     EXPECT_FALSE(contains(r.out, "audio files")) << r.text();  // no summary of a failed run
     // It waited for the lock (--busy-timeout 200), not the default 5 s.
     EXPECT_GE(seconds, 0.2);
-    EXPECT_LT(seconds, 4.0);
+    EXPECT_LT(seconds, 4.9);  // with room for a slow start (sanitizers, a busy machine)
 
     // Commands that would delete or rewrite rows are refused the same way.
     for (const std::vector<std::string>& args :
