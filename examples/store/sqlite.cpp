@@ -69,9 +69,17 @@ Database::Database(const std::filesystem::path& file, OpenMode mode, int busy_ti
         // Reading the schema here turns "not a database" into an error at open time.
         exec("PRAGMA foreign_keys = ON");
         if (mode != OpenMode::read_only) {
-            // WAL: readers (the server) never block the writer and vice versa.
-            auto journal = prepare("PRAGMA journal_mode = WAL");
-            journal.step();
+            // WAL: readers (the server) never block the writer and vice versa. Not on a
+            // file of another program (tables but no tagmap schema version): migrate()
+            // refuses it, and it must be left exactly as it was.
+            auto foreign = prepare(
+                "SELECT (SELECT user_version FROM pragma_user_version) = 0 AND "
+                "(SELECT count(*) FROM sqlite_schema) > 0");
+            foreign.step();
+            if (foreign.int64(0) == 0) {
+                auto journal = prepare("PRAGMA journal_mode = WAL");
+                journal.step();
+            }
             exec("PRAGMA synchronous = NORMAL");
         } else {
             exec("PRAGMA query_only = ON");
