@@ -108,6 +108,7 @@ const tagmap = {
   get selection() { return data.selection.map((i) => data.ids[i]); },
   get playing() { return player.id; },
   get chunkIndex() { return player.chunkIndex; },
+  get chunkStarts() { return player.chunks ? player.chunks.list.map((c) => c.start) : []; },
   positionOf(id) {
     const i = data.index.get(id);
     return i == null ? null : Array.from(data.positions.subarray(i * 3, i * 3 + 3));

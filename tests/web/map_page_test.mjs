@@ -253,8 +253,19 @@ async function main() {
       assert(rows >= 1, `${rows} bars`);
       const layers = await page.evaluate(() => window.tagmap.layerIds());
       assert(layers.includes('chunk-path') && layers.includes('chunk-now'), `layers ${layers}`);
+      const starts = await page.evaluate(() => window.tagmap.chunkStarts);
+      let moved = '';
+      if (starts.length >= 2) {   // seek into the last chunk: the marker and the bars follow
+        const k = starts.length - 1;
+        const before = await page.locator('#chunk-label').textContent();
+        await page.evaluate((t) => { document.querySelector('#audio').currentTime = t; }, starts[k] + 0.1);
+        await page.waitForFunction((k) => window.tagmap.chunkIndex === k, k, { timeout: 5000 });
+        const after = await page.locator('#chunk-label').textContent();
+        assert(after !== before, `chunk label stayed ${after}`);
+        moved = `, seek -> chunk ${k + 1} of ${starts.length}`;
+      }
       await shot('map-2d-playing.png');
-      return `${rows} bars`;
+      return `${rows} bars${moved}`;
     });
   } else {
     console.log('ok - per-chunk path # SKIP the server has no /api/v1/tracks/<id>/chunks route yet');
