@@ -1,7 +1,7 @@
 // GET /api/v1/tracks/<id>/chunks: a track's per-chunk path through a cached map, with each
 // chunk's top tags, for the player (docs/api.md). The map itself never moves: chunks are
-// placed with UMAP transform() (t-SNE: interpolated from the nearest tracks), per request,
-// against the cached map; a missing map is computed in the background like /maps (202).
+// interpolated from their nearest tracks (store::chunk_path), per request; a missing map
+// is computed in the background like /maps (202).
 #include "errors.hpp"
 #include "params.hpp"
 #include "views.hpp"

@@ -238,7 +238,7 @@ ChunkPath chunk_path(Library& library, const MapSpec& spec, std::int64_t track_i
     std::vector<Eigen::Index> rows, points;
     for (std::size_t i = 0; i < cached->track_ids.size(); ++i) {
         const auto it = row_of.find(cached->track_ids[i]);
-        if (it == row_of.end() || (spec.method == "umap" && cached->transformed[i])) continue;
+        if (it == row_of.end()) continue;
         rows.push_back(it->second);
         points.push_back(Eigen::Index(i));
     }
@@ -248,11 +248,9 @@ ChunkPath chunk_path(Library& library, const MapSpec& spec, std::int64_t track_i
     if (X.cols() != dim)
         throw FormatError("chunk vectors of " + spec.model_id + " have " + std::to_string(dim) +
                           " values, track vectors " + std::to_string(X.cols()));
-    const RowMatrixF placed =
-        spec.method == "umap"
-            ? RowMatrixF(project::Umap<float>::from_embedding(X, Y, umap_options(spec, 1))
-                             .transform(chunks))
-            : interpolate_positions(X, Y, chunks);
+    // Interpolated, on both kinds of map: UMAP's transform() of a track's own chunks onto a
+    // small map (tens of tracks) lands far outside it, pushed by negative samples.
+    const RowMatrixF placed = interpolate_positions(X, Y, chunks);
     path.hop_seconds = double(outputs->chunk_hop) / audio::kModelSampleRate;
     for (int c = 0; c < outputs->chunks; ++c) {
         ChunkPoint p;

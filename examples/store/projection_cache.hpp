@@ -62,10 +62,10 @@ struct ChunkPath {
     std::vector<ChunkPoint> chunks;
 };
 
-/// The per-chunk path of a track through the cached map `spec` (which must exist): chunk
-/// vectors placed with UMAP transform() on a UMAP map (the map does not change), and on a
-/// t-SNE map (no transform) at the inverse-distance-weighted mean of the map positions of
-/// the 5 nearest tracks; plus each chunk's top `n_tags` tags. Empty if the track has no
+/// The per-chunk path of a track through the cached map `spec` (which must exist): each
+/// chunk vector at the inverse-distance-weighted mean of the map positions of its 5 nearest
+/// tracks (the map does not change; UMAP's transform() would throw a track's chunks far off
+/// a small map); plus each chunk's top `n_tags` tags. Empty if the track has no
 /// chunk outputs for the model.
 ChunkPath chunk_path(Library& library, const MapSpec& spec, std::int64_t track_id,
                      int n_tags = 5);
