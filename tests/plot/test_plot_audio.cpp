@@ -12,6 +12,10 @@
 #include "plot_test_util.hpp"
 #include "projection_cache.hpp"
 
+extern "C" const char* __lsan_default_suppressions() {
+    return tagmap::plot_test::kLsanSuppressions;
+}
+
 namespace {
 
 using namespace tagmap::plot_test;
