@@ -72,11 +72,15 @@ Database::Database(const std::filesystem::path& file, OpenMode mode, int busy_ti
             // WAL: readers (the server) never block the writer and vice versa. Not on a
             // file of another program (tables but no tagmap schema version): migrate()
             // refuses it, and it must be left exactly as it was.
-            auto foreign = prepare(
-                "SELECT (SELECT user_version FROM pragma_user_version) = 0 AND "
-                "(SELECT count(*) FROM sqlite_schema) > 0");
-            foreign.step();
-            if (foreign.int64(0) == 0) {
+            bool foreign = false;
+            {  // finished before the pragma: an unfinished read is an open transaction
+                auto q = prepare(
+                    "SELECT (SELECT user_version FROM pragma_user_version) = 0 AND "
+                    "(SELECT count(*) FROM sqlite_schema) > 0");
+                q.step();
+                foreign = q.int64(0) != 0;
+            }
+            if (!foreign) {
                 auto journal = prepare("PRAGMA journal_mode = WAL");
                 journal.step();
             }

@@ -526,7 +526,9 @@ TEST_F(ServerTest, UnknownRoutesAndMethods) {
     expect_error("/api/v1/tracks/1/nope", 404);
     expect_error("/" + std::string(5000, 'a'), 414);
     auto c = client();
-    expect_error(c.Post("/api/v1/tracks", "{}", "application/json"), 405, "POST tracks");
+    // POST /api/v1/tracks is the upload route: a body that is not a multipart file is a 400.
+    expect_error(c.Post("/api/v1/tracks", "{}", "application/json"), 400, "POST tracks");
+    expect_error(c.Post("/api/v1/maps", "{}", "application/json"), 405, "POST maps");
     const auto r = c.Post("/audios", "x", "text/plain");
     ASSERT_TRUE(r);
     EXPECT_EQ(r->get_header_value("Allow"), "GET, HEAD");
