@@ -92,11 +92,23 @@ export function startMock({ site, n, port = 0, host = '127.0.0.1' }) {
     const u = new URL(req.url, 'http://x');
     const p = u.pathname, q = u.searchParams;
     let m;
-    if (p === '/api/v1/' || p === '/api/v1') return json(res, { api: 'tagmap', version: 1, routes: ['health', 'tracks', 'tracks/<id>', 'tracks/<id>/neighbors', 'tracks/<id>/chunks', 'tracks/<id>/audio', 'models', 'maps', 'search', 'genre-similarity'] });
+    if (p === '/api/v1/' || p === '/api/v1') return json(res, { api: 'tagmap', version: 1, routes: ['health', 'tracks', 'tracks/<id>', 'tracks/<id>/neighbors', 'tracks/<id>/chunks', 'tracks/<id>/audio', 'models', 'maps', 'summary', 'tag-scores', 'search', 'genre-similarity'] });
     if (p === '/api/v1/models') return json(res, { models: ['musicnn-mtat', 'vgg-mtat'].map((id) => ({ model_id: id, model: id.split('-')[0], dataset: 'mtat', n_tags: 50, embedding_dim: 200, input_samples: 48000, weights_digest: '0', tags: TAGS })) });
     if (p === '/api/v1/tracks') {
       const off = Number(q.get('offset') || 0), lim = Math.min(1000, Number(q.get('limit') || 100));
       return json(res, { offset: off, limit: lim, total: n, model: q.get('model'), tracks: tracks.slice(off, off + lim).map(trackJson) });
+    }
+    if (p === '/api/v1/summary') {
+      const genres = GENRES, top = [], scores = [];
+      for (const t of tracks) for (const x of t.top_tags) { top.push(TAGS.indexOf(x.tag)); scores.push(x.score); }
+      return json(res, { model: q.get('model'), count: n, n: 3, ids: tracks.map((t) => t.id), names: tracks.map((t) => `${t.artist} - ${t.title}`),
+        genres, genre: tracks.map((t) => (t.genre ? t.g : -1)), tag_names: TAGS, top_tags: top, top_scores: scores });
+    }
+    if (p === '/api/v1/tag-scores') {
+      const tag = q.get('tag');
+      if (!TAGS.includes(tag)) return err(res, 400, `no tag '${tag}'`);
+      return json(res, { model: q.get('model'), tag, count: n, ids: tracks.map((t) => t.id),
+        scores: tracks.map((t) => { const h = t.top_tags.find((x) => x.tag === tag); return h ? h.score : 0.02 + 0.1 * ((t.id * 2654435761) % 1000) / 1000; }) });
     }
     if ((m = /^\/api\/v1\/tracks\/(\d+)$/.exec(p))) {
       const t = tracks[Number(m[1]) - 1];

@@ -1,7 +1,9 @@
 // The versioned API under /api/v1/ (docs/api.md): health, tracks, models, maps (JSON and a
 // compact float32 form), neighbours, search and the stored genre-similarity reports.
+#include <algorithm>
 #include <bit>
 #include <cstring>
+#include <map>
 
 #include "errors.hpp"
 #include "params.hpp"
@@ -121,15 +123,16 @@ void maps(Context& ctx, const httplib::Request& req, httplib::Response& res) {
 }  // namespace
 
 void add_api_routes(Router& router, Context& ctx) {
-    router.get("/api/v1/?", [](const httplib::Request&, httplib::Response& res,
-                               const std::smatch&) {
-        send_json(res, {{"api", "tagmap"},
-                        {"version", 1},
-                        {"routes",
-                         {"health", "tracks", "tracks/<id>", "tracks/<id>/neighbors",
-                          "tracks/<id>/audio", "tracks/<id>/chunks", "POST tracks", "jobs/<id>",
-                          "models", "maps", "search", "genre-similarity"}}});
-    });
+    router.get(
+        "/api/v1/?", [](const httplib::Request&, httplib::Response& res, const std::smatch&) {
+            send_json(
+                res, {{"api", "tagmap"},
+                      {"version", 1},
+                      {"routes",
+                       {"health", "tracks", "tracks/<id>", "tracks/<id>/neighbors",
+                        "tracks/<id>/audio", "tracks/<id>/chunks", "POST tracks", "jobs/<id>",
+                        "models", "maps", "summary", "tag-scores", "search", "genre-similarity"}}});
+        });
 
     router.get("/api/v1/health",
                [&ctx](const httplib::Request&, httplib::Response& res, const std::smatch&) {
@@ -211,6 +214,87 @@ void add_api_routes(Router& router, Context& ctx) {
                         {"source", store::source_name(source)},
                         {"k", k},
                         {"neighbors", out}});
+    });
+
+    // Every present track's name, genre and top tags in columns, in one response: what the
+    // page colours and labels a map of 100k tracks with (pages of /tracks take a request
+    // per 1000 and rebuild each track's JSON).
+    router.get("/api/v1/summary", [&ctx](const httplib::Request& req, httplib::Response& res,
+                                         const std::smatch&) {
+        const int n = int(int_param(req, "n", 3, 0, 10));
+        auto lib = ctx.pool.lease();
+        const auto model = tags_model(req, *lib);
+        const auto all = lib->tracks();
+        store::TopTagTable top;
+        if (model) top = lib->top_tag_table(*model, n);
+        std::vector<std::int64_t> ids;
+        std::vector<std::string> names, genres;
+        std::vector<int> genre;
+        std::map<std::string, int> genre_index;
+        std::vector<int> tags(all.size() * std::size_t(top.n), -1);
+        std::vector<float> scores(tags.size(), 0.0f);
+        std::size_t row = 0;  // both lists are ordered by track id
+        for (std::size_t i = 0; i < all.size(); ++i) {
+            const auto& t = all[i];
+            ids.push_back(t.id);
+            names.push_back(display_name(t));
+            const auto g = genre_of(t);
+            if (!g) {
+                genre.push_back(-1);
+            } else {
+                const auto [it, added] = genre_index.try_emplace(*g, int(genres.size()));
+                if (added) genres.push_back(*g);
+                genre.push_back(it->second);
+            }
+            while (row < top.track_ids.size() && top.track_ids[row] < t.id) ++row;
+            if (row < top.track_ids.size() && top.track_ids[row] == t.id)
+                for (int k = 0; k < top.n; ++k) {
+                    tags[i * std::size_t(top.n) + std::size_t(k)] =
+                        top.tags[row * std::size_t(top.n) + std::size_t(k)];
+                    scores[i * std::size_t(top.n) + std::size_t(k)] =
+                        top.scores[row * std::size_t(top.n) + std::size_t(k)];
+                }
+        }
+        nlohmann::json tag_names = nlohmann::json::array();
+        if (model)
+            if (const auto m = lib->model(*model)) tag_names = m->tag_names;
+        send_json(res, {{"model", model ? nlohmann::json(*model) : nlohmann::json(nullptr)},
+                        {"count", ids.size()},
+                        {"n", top.n},
+                        {"ids", ids},
+                        {"names", names},
+                        {"genres", genres},
+                        {"genre", genre},
+                        {"tag_names", tag_names},
+                        {"top_tags", tags},
+                        {"top_scores", scores}});
+    });
+
+    // One tag's score (the mean taggram's entry) for every track with a result of the model.
+    router.get("/api/v1/tag-scores", [&ctx](const httplib::Request& req, httplib::Response& res,
+                                            const std::smatch&) {
+        const auto tag = param(req, "tag");
+        if (!tag || tag->empty() || tag->size() > kMaxQueryLength)
+            throw HttpError(400, "parameter 'tag' is required (a tag name of the model)");
+        auto lib = ctx.pool.lease();
+        const auto model = model_param(req, *lib);
+        const auto m = lib->model(model);
+        const auto& names = m->tag_names;
+        Eigen::Index k = Eigen::Index(std::find(names.begin(), names.end(), *tag) - names.begin());
+        // Without a tag list the tags are named tag<i>, as in top_tags().
+        if (names.empty() && tag->size() > 3 && tag->size() < 8 && tag->starts_with("tag") &&
+            std::all_of(tag->begin() + 3, tag->end(), [](char c) { return c >= '0' && c <= '9'; }))
+            k = Eigen::Index(std::stol(tag->substr(3)));
+        const auto v = lib->vectors(model, store::Source::taggram);
+        if (k >= v.rows.cols() && !(names.empty() && v.rows.rows() == 0))
+            throw HttpError(400, "model " + model + " has no tag '" + *tag + "'");
+        std::vector<float> scores(v.track_ids.size());
+        for (Eigen::Index r = 0; r < v.rows.rows(); ++r) scores[std::size_t(r)] = v.rows(r, k);
+        send_json(res, {{"model", model},
+                        {"tag", *tag},
+                        {"count", scores.size()},
+                        {"ids", v.track_ids},
+                        {"scores", scores}});
     });
 
     router.get("/api/v1/maps", [&ctx](const httplib::Request& req, httplib::Response& res,

@@ -5,6 +5,7 @@
 #include <cmath>
 #include <numeric>
 #include <set>
+#include <span>
 
 #include <nlohmann/json.hpp>
 
@@ -13,7 +14,9 @@
 
 namespace tagmap::store {
 
-const char* source_name(Source s) { return s == Source::embedding ? "embedding" : "taggram"; }
+const char* source_name(Source s) {
+    return s == Source::embedding ? "embedding" : "taggram";
+}
 
 Source parse_source(const std::string& name) {
     if (name == "embedding") return Source::embedding;
@@ -84,9 +87,9 @@ Library Library::create(const std::filesystem::path& file, int busy_timeout_ms) 
 
 void Library::require_writable(const char* what) const {
     if (db_.mode() == OpenMode::read_only)
-        throw DatabaseError(DatabaseError::Kind::read_only,
-                            std::string(what) + ": library " + db_.file().string() +
-                                " was opened read-only");
+        throw DatabaseError(
+            DatabaseError::Kind::read_only,
+            std::string(what) + ": library " + db_.file().string() + " was opened read-only");
 }
 
 std::optional<std::string> Library::info(const std::string& key) {
@@ -138,8 +141,9 @@ std::optional<TrackRecord> Library::track_by_filename(const std::string& filenam
 }
 
 std::int64_t Library::track_count(bool include_vanished) {
-    auto q = db_.prepare(include_vanished ? "SELECT count(*) FROM tracks"
-                                          : "SELECT count(*) FROM tracks WHERE vanished_at IS NULL");
+    auto q =
+        db_.prepare(include_vanished ? "SELECT count(*) FROM tracks"
+                                     : "SELECT count(*) FROM tracks WHERE vanished_at IS NULL");
     q.step();
     return q.int64(0);
 }
@@ -194,7 +198,8 @@ std::int64_t Library::upsert_track(const TrackRecord& t) {
     q.bind(5, t.sample_rate).bind(6, t.channels).bind(7, t.codec).bind(8, t.title);
     q.bind(9, t.artist).bind(10, t.album).bind(11, t.genre).bind(12, t.year);
     q.bind(13, t.track_number).bind(14, t.probe_error);
-    if (!q.step()) throw DatabaseError(DatabaseError::Kind::other, "upsert of a track returned no id");
+    if (!q.step())
+        throw DatabaseError(DatabaseError::Kind::other, "upsert of a track returned no id");
     const auto id = q.int64(0);
     q.reset();
     return id;
@@ -403,13 +408,9 @@ std::optional<ChunkOutputs> Library::chunk_outputs(std::int64_t track_id,
     return c;
 }
 
-std::vector<TagScore> Library::top_tags(std::int64_t track_id, const std::string& model_id, int n) {
-    auto q = db_.prepare("SELECT n_tags, taggram FROM embeddings WHERE track_id = ? AND model_id = ?");
-    q.bind(1, track_id).bind(2, model_id);
-    if (!q.step()) return {};
-    const auto scores = floats_from_blob(q.blob(1), std::size_t(q.int64(0)), "taggram");
-    q.reset();
-    const auto m = model(model_id);
+namespace {
+/// Indices of the `n` highest scores, best first, ties to the lower index.
+std::vector<std::size_t> best_indices(std::span<const float> scores, int n) {
     std::vector<std::size_t> order(scores.size());
     std::iota(order.begin(), order.end(), 0);
     const std::size_t take = std::min<std::size_t>(std::size_t(std::max(n, 0)), order.size());
@@ -417,11 +418,40 @@ std::vector<TagScore> Library::top_tags(std::int64_t track_id, const std::string
                       [&](std::size_t a, std::size_t b) {
                           return scores[a] > scores[b] || (scores[a] == scores[b] && a < b);
                       });
+    order.resize(take);
+    return order;
+}
+}  // namespace
+
+std::vector<TagScore> Library::top_tags(std::int64_t track_id, const std::string& model_id, int n) {
+    auto q =
+        db_.prepare("SELECT n_tags, taggram FROM embeddings WHERE track_id = ? AND model_id = ?");
+    q.bind(1, track_id).bind(2, model_id);
+    if (!q.step()) return {};
+    const auto scores = floats_from_blob(q.blob(1), std::size_t(q.int64(0)), "taggram");
+    q.reset();
+    const auto m = model(model_id);
     std::vector<TagScore> out;
-    for (std::size_t i = 0; i < take; ++i) {
-        const auto k = order[i];
+    for (const auto k : best_indices(scores, n)) {
         const bool named = m && k < m->tag_names.size();
         out.push_back({named ? m->tag_names[k] : "tag" + std::to_string(k), scores[k]});
+    }
+    return out;
+}
+
+TopTagTable Library::top_tag_table(const std::string& model_id, int n) {
+    const auto v = vectors(model_id, Source::taggram);
+    TopTagTable out;
+    out.n = int(std::clamp<Eigen::Index>(n, 0, v.rows.cols()));
+    out.track_ids = v.track_ids;
+    out.tags.reserve(v.track_ids.size() * std::size_t(out.n));
+    out.scores.reserve(out.tags.capacity());
+    for (Eigen::Index r = 0; r < v.rows.rows(); ++r) {
+        const std::span<const float> row(v.rows.row(r).data(), std::size_t(v.rows.cols()));
+        for (const auto k : best_indices(row, out.n)) {
+            out.tags.push_back(int(k));
+            out.scores.push_back(row[k]);
+        }
     }
     return out;
 }
@@ -461,7 +491,8 @@ void Library::replace_labels(const std::map<std::int64_t, std::string>& genre_by
     Transaction tx(db_);
     db_.exec("DELETE FROM labels");
     auto q = db_.prepare("INSERT INTO labels(track_id, genre, source) VALUES (?, ?, ?)");
-    for (const auto& [id, genre] : genre_by_track) q.bind(1, id).bind(2, genre).bind(3, source).run();
+    for (const auto& [id, genre] : genre_by_track)
+        q.bind(1, id).bind(2, genre).bind(3, source).run();
     tx.commit();
 }
 
@@ -503,7 +534,8 @@ std::optional<std::string> Library::similarity_report(const std::string& model_i
 }
 
 std::vector<std::pair<std::string, Source>> Library::similarity_reports() {
-    auto q = db_.prepare("SELECT model_id, source FROM similarity_reports ORDER BY model_id, source");
+    auto q =
+        db_.prepare("SELECT model_id, source FROM similarity_reports ORDER BY model_id, source");
     std::vector<std::pair<std::string, Source>> out;
     while (q.step()) out.emplace_back(q.text(0), parse_source(q.text(1)));
     return out;
@@ -609,10 +641,17 @@ void Library::clean(bool drop_tables) {
     require_writable("clean");
     // Children before parents, so the foreign keys hold at every step.
     // Without drop_tables the settings (library_info: the audio root) stay.
-    static const char* tables[] = {"projection_points", "projections",  "similarity_tracks",
-                                   "similarity_reports", "labels",      "failures",
-                                   "chunk_outputs",     "embeddings",   "models",
-                                   "tracks",            "library_info"};
+    static const char* tables[] = {"projection_points",
+                                   "projections",
+                                   "similarity_tracks",
+                                   "similarity_reports",
+                                   "labels",
+                                   "failures",
+                                   "chunk_outputs",
+                                   "embeddings",
+                                   "models",
+                                   "tracks",
+                                   "library_info"};
     Transaction tx(db_);
     for (const char* t : tables) {
         if (!drop_tables && std::string(t) == "library_info") continue;

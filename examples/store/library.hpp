@@ -56,7 +56,7 @@ struct TrackResult {
     int chunks = 0, chunk_hop = 0;
     bool padded = false;
     int embedding_dim = 0, n_tags = 0;
-    std::vector<float> embedding, taggram;                 ///< track-level mean
+    std::vector<float> embedding, taggram;                ///< track-level mean
     std::vector<float> chunk_embeddings, chunk_taggrams;  ///< chunks x dim, row-major
 };
 
@@ -87,6 +87,16 @@ struct TagScore {
     float score = 0;
 };
 
+/// The n best tags of every present track with a result of one model: row i belongs to
+/// track_ids[i], its tags (indices into the model's tag list) and scores are
+/// tags[i*n .. i*n+n), best first.
+struct TopTagTable {
+    int n = 0;
+    std::vector<std::int64_t> track_ids;
+    std::vector<int> tags;
+    std::vector<float> scores;
+};
+
 struct Neighbor {
     std::int64_t track_id = 0;
     double similarity = 0;  ///< cosine of centred vectors
@@ -108,8 +118,8 @@ struct Projection {
     std::int64_t fitted_rows = 0;
     std::string created_at, updated_at;
     std::vector<std::int64_t> track_ids;
-    RowMatrixF coords;                 ///< rows x dims
-    std::vector<bool> transformed;     ///< placed by transform() after the fit
+    RowMatrixF coords;              ///< rows x dims
+    std::vector<bool> transformed;  ///< placed by transform() after the fit
 };
 
 struct SimilarityTrackRow {
@@ -174,6 +184,8 @@ class Library {
     /// Highest-scoring tags of the track's mean taggram (names from the model's tag list,
     /// "tag<i>" when the list is unknown).
     std::vector<TagScore> top_tags(std::int64_t track_id, const std::string& model_id, int n);
+    /// top_tags() of every track at once (one query), ties to the lower tag index.
+    TopTagTable top_tag_table(const std::string& model_id, int n);
     /// The k nearest tracks by cosine on vectors centred by the mean of all tracks.
     std::vector<Neighbor> neighbors(std::int64_t track_id, const std::string& model_id,
                                     Source source, int k);

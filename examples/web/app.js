@@ -122,7 +122,7 @@ const tagmap = {
     const r = $('#map').getBoundingClientRect();
     return { x: r.left + x, y: r.top + y };
   },
-  layerIds() { return deckgl.props.layers.map((l) => l.id); },
+  layerIds() { return [...pointsDeck.props.layers, ...deckgl.props.layers].map((l) => l.id); },
   select(id) { return selectTrack(id); },
   allPositions() {
     const o = {};
@@ -135,7 +135,8 @@ const tagmap = {
     const t0 = performance.now();
     const settled = () => busy === 0 && (renderedSinceChange ||
       // a render() whose layers changed nothing draws no frame
-      (performance.now() - lastRender > 200 && !deckgl.needsRedraw({ clearRedrawFlags: false })));
+      (performance.now() - lastRender > 200 && !deckgl.needsRedraw({ clearRedrawFlags: false }) &&
+       !pointsDeck.needsRedraw({ clearRedrawFlags: false })));
     while (!settled()) {
       if (performance.now() - t0 > timeoutMs) throw new Error('page did not settle');
       await sleep(25);
@@ -160,36 +161,61 @@ function writeUrl(now = false) {
 // deck.gl: one Deck, one code path for both views. 2D = OrthographicView (y up),
 // 3D = OrbitView; positions are always x, y, z (z = 0 in 2D).
 
-function makeView(dims) {
+function makeView(dims, controller) {
   return dims === 3
-    ? new deckgl_ns.OrbitView({ id: 'map', orbitAxis: 'Z', fovy: 50, controller: true })
-    : new deckgl_ns.OrthographicView({ id: 'map', flipY: false, controller: true });
+    ? new deckgl_ns.OrbitView({ id: 'map', orbitAxis: 'Z', fovy: 50, controller })
+    : new deckgl_ns.OrthographicView({ id: 'map', flipY: false, controller });
 }
 
-const deckgl = new deckgl_ns.Deck({
+// Two canvases, one view state: `pointsDeck` draws every point and redraws only when the
+// camera, the colours or the visibility change; `deckgl` above it (transparent, with the
+// controller) draws the hover ring, the selection, the chunk path and the labels. Hovering
+// or playing redraws a handful of marks, not 100k points: without a GPU (software WebGL)
+// a frame of 100k points takes seconds here.
+let pointsDirty = false, overlayDirty = false;
+const settleFrame = () => { renderedSinceChange = !pointsDirty && !overlayDirty; };
+const pointsDeck = new deckgl_ns.Deck({
   parent: $('#map'),
-  views: makeView(S.dims),
+  views: makeView(S.dims, false),
   viewState: { target: [0, 0, 0], zoom: 0 },
   layers: [],
-  pickingRadius: 4,
-  onViewStateChange: ({ viewState: vs }) => { setViewState(vs); },
-  onHover,
-  onClick,
   onAfterRender: () => {
     ++frames;
-    renderedSinceChange = true;
+    pointsDirty = false;
+    settleFrame();
     if (data.n && tagmap.timings.firstPoints == null) tagmap.timings.firstPoints = performance.now();
     if (data.n && coloredPending) { coloredPending = false; tagmap.timings.colored = performance.now(); }
   },
   onError: (e) => showError(e, 'rendering'),
-  getCursor: ({ isHovering, isDragging }) => (isDragging ? 'grabbing' : isHovering ? 'pointer' : 'grab'),
 });
-// The canvas sits below the overlays (lasso, card, status).
-$('#map').prepend($('#map canvas'));
+const deckgl = new deckgl_ns.Deck({
+  parent: $('#map'),
+  views: makeView(S.dims, true),
+  viewState: { target: [0, 0, 0], zoom: 0 },
+  layers: [],
+  onViewStateChange: ({ viewState: vs }) => { setViewState(vs); },
+  onAfterRender: () => { overlayDirty = false; settleFrame(); },
+  onError: (e) => showError(e, 'rendering'),
+  getCursor: ({ isDragging }) => (isDragging ? 'grabbing' : cardFor >= 0 ? 'pointer' : 'grab'),
+});
+// The canvases sit below the page's overlays (lasso, card, status), the points' lowest.
+for (const c of [...$('#map').querySelectorAll('canvas')].reverse()) {
+  c.style.position = 'absolute';
+  c.style.left = '0';
+  c.style.top = '0';
+  $('#map').prepend(c);
+}
+function setViews(dims) {
+  pointsDeck.setProps({ views: makeView(dims, false) });
+  deckgl.setProps({ views: makeView(dims, true) });
+}
 
 function setViewState(vs) {
   viewState = vs;
+  pointsDeck.setProps({ viewState: vs });
   deckgl.setProps({ viewState: vs });
+  pointsDirty = overlayDirty = true;
+  renderedSinceChange = false;
   if (!(vs.transitionDuration > 0)) writeUrl();
   hideCard();
 }
@@ -225,26 +251,41 @@ function boxLayer() {
 }
 
 let lastRender = 0;
+let pointsDrawn = null;   // the pointData (and dims) that pointsDeck was last given
 function render() {
   renderedSinceChange = false;
   lastRender = performance.now();
   const layers = [];
   const three = S.dims === 3;
   const overlay = { depthCompare: 'always' };  // drawn over the points in 3D too
-  if (three && data.n) layers.push(boxLayer());
-  if (data.n) {
+  if (pointsDrawn !== data.pointData || (pointsDrawn && pointsDrawn.dims !== data.dims)) {
+    const base = [];
+    if (three && data.n) base.push(boxLayer());
+    if (data.n) {
+      base.push(new deckgl_ns.ScatterplotLayer({
+        id: 'points',
+        data: data.pointData,
+        radiusUnits: 'pixels',
+        getRadius: 1,
+        radiusScale: pointRadius(),
+        billboard: three,
+        pickable: false,   // picked on the CPU (pickAt)
+        extensions: [new deckgl_ns.DataFilterExtension({ filterSize: 1 })],
+        filterRange: [0.5, 1.5],
+      }));
+    }
+    pointsDrawn = data.pointData;
+    if (pointsDrawn) pointsDrawn.dims = data.dims;
+    pointsDirty = true;
+    pointsDeck.setProps({ layers: base });
+  }
+  if (cardFor >= 0 && cardFor < data.n) {
     layers.push(new deckgl_ns.ScatterplotLayer({
-      id: 'points',
-      data: data.pointData,
-      radiusUnits: 'pixels',
-      getRadius: 1,
-      radiusScale: pointRadius(),
-      billboard: three,
-      pickable: !lassoMode,
-      highlightedObjectIndex: cardFor,
-      highlightColor: [0, 0, 0, 110],
-      extensions: [new deckgl_ns.DataFilterExtension({ filterSize: 1 })],
-      filterRange: [0.5, 1.5],
+      id: 'hover', data: [cardFor], getPosition: (i) => data.positions.subarray(i * 3, i * 3 + 3),
+      radiusUnits: 'pixels', getRadius: pointRadius() + 2.5, stroked: true, filled: true,
+      getFillColor: [0, 0, 0, 110], lineWidthUnits: 'pixels', getLineWidth: 1.5,
+      getLineColor: [0, 0, 0, 230], billboard: three, parameters: overlay,
+      updateTriggers: { getPosition: [data.key, cardFor] },
     }));
   }
   if (data.selectionData) {
@@ -294,6 +335,7 @@ function render() {
       updateTriggers: { getText: data.clusters.version },
     }));
   }
+  overlayDirty = true;
   deckgl.setProps({ layers });
 }
 
@@ -305,6 +347,36 @@ async function loadTracks(model) {
   if (entry) return entry.promise;
   entry = { byId: new Map(), total: 0, done: false };
   trackCache.set(model, entry);
+  if (routes.includes('summary')) {
+    // One request for the whole library (names, genres, top tags in columns); a track's
+    // other details are fetched when it is selected (entries are `partial`).
+    entry.promise = (async () => {
+      ++busy;
+      try {
+        const j = await apiJson(`/api/v1/summary?model=${encodeURIComponent(model)}`);
+        const k = j.n;
+        for (let i = 0; i < j.count; ++i) {
+          const top = [];
+          for (let r = 0; r < k; ++r) {
+            const ti = j.top_tags[i * k + r];
+            if (ti >= 0) top.push({ tag: j.tag_names[ti] ?? `tag${ti}`, score: j.top_scores[i * k + r] });
+          }
+          const g = j.genre[i];
+          entry.byId.set(j.ids[i], { id: j.ids[i], name: j.names[i], genre: g >= 0 ? j.genres[g] : null, top_tags: top, partial: true });
+        }
+        entry.total = j.count;
+        entry.done = true;
+        if (S.model === model) { recolor(); updateInfo(); }
+      } catch (e) {
+        trackCache.delete(model);
+        throw e;
+      } finally {
+        --busy;
+      }
+      return entry;
+    })();
+    return entry.promise;
+  }
   const page = 1000;
   const fetchPage = async (offset) => {
     const j = await apiJson(`/api/v1/tracks?model=${encodeURIComponent(model)}&offset=${offset}&limit=${page}`);
@@ -395,7 +467,7 @@ async function loadMap({ keepView = false, cam = null } = {}) {
     data.bounds = core.bounds(pos, m.n);
     data.clusters = null;
     clearSelection(false);
-    if (dimsChanged) deckgl.setProps({ views: makeView(m.dims) });
+    if (dimsChanged) setViews(m.dims);
     const restored = cam && core.viewStateFromCam(cam, m.dims);
     if (restored) setViewState(restored);
     else if (!keepView || dimsChanged || !viewState) fitView();
@@ -420,6 +492,27 @@ function updateInfo() {
 
 // ---------------------------------------------------------------------------------------
 // Colours and legend
+
+const tagScoreCache = new Map();   // model \n tag -> { ready, byId }
+
+/** One tag's score for every track, fetched once per model and tag; recolours when it arrives. */
+function tagScores(model, tag) {
+  const key = `${model}\n${tag}`;
+  let e = tagScoreCache.get(key);
+  if (e) return e;
+  e = { ready: false, byId: new Map() };
+  tagScoreCache.set(key, e);
+  ++busy;
+  apiJson(`/api/v1/tag-scores?model=${encodeURIComponent(model)}&tag=${encodeURIComponent(tag)}`)
+    .then((j) => {
+      j.ids.forEach((id, i) => e.byId.set(id, j.scores[i]));
+      e.ready = true;
+      if (S.color === 'tag' && S.model === model && S.tag === tag) recolor();
+    })
+    .catch((err) => { tagScoreCache.delete(key); showError(err, 'tag scores'); })
+    .finally(() => { --busy; });
+  return e;
+}
 
 let recolorTimer = null;
 function scheduleRecolor() {
@@ -459,13 +552,21 @@ function recolor() {
     const tag = S.tag;
     const scores = new Float64Array(n).fill(NaN);
     let lo = Infinity, hi = -Infinity;
+    // Every track's score of the tag (tag-scores route); older servers: the top 3 tags only.
+    const all = routes.includes('tag-scores') ? tagScores(S.model, tag) : null;
     for (let i = 0; i < n; ++i) {
-      const t = data.tracks[i];
-      const hit = t && t.top_tags ? t.top_tags.find((x) => x.tag === tag) : null;
-      if (hit) { scores[i] = hit.score; lo = Math.min(lo, hit.score); hi = Math.max(hi, hit.score); }
+      let v = NaN;
+      if (all) {
+        v = all.ready ? all.byId.get(data.ids[i]) ?? NaN : NaN;
+      } else {
+        const t = data.tracks[i];
+        const hit = t && t.top_tags ? t.top_tags.find((x) => x.tag === tag) : null;
+        if (hit) v = hit.score;
+      }
+      if (Number.isFinite(v)) { scores[i] = v; lo = Math.min(lo, v); hi = Math.max(hi, v); }
     }
-    const scored = { key: 'scored', label: `“${tag}” among the top 3 tags`, rgb: core.viridis(0.7), count: 0 };
-    const unscored = { key: 'unscored', label: 'not among the top 3', rgb: grey, count: 0 };
+    const scored = { key: 'scored', label: all ? `“${tag}” score` : `“${tag}” among the top 3 tags`, rgb: core.viridis(0.7), count: 0 };
+    const unscored = { key: 'unscored', label: all ? (all.ready ? '(no result)' : 'loading…') : 'not among the top 3', rgb: grey, count: 0 };
     for (let i = 0; i < n; ++i) {
       const s = scores[i];
       const ok = Number.isFinite(s);
@@ -627,6 +728,36 @@ function onClick(info) {
   if (info.layer && info.layer.id === 'points' && info.index >= 0) selectTrack(data.ids[info.index], { play: true });
 }
 
+// Hover and click pick on the CPU against the viewport's projection (core.pickNearest):
+// deck.gl's GPU picking redraws every point into a picking buffer on each pointer move,
+// which software WebGL (no GPU, as on this project's test machines) takes seconds to do
+// at 100k points.
+function pickAt(x, y) {
+  const vp = deckgl.getViewports()[0];
+  if (!data.n || !vp) return -1;
+  return core.pickNearest(data.positions, data.n, vp.pixelProjectionMatrix, x, y,
+    pointRadius() + 3, (i) => data.filter[i] > 0);
+}
+{
+  const mapEl = $('#map');
+  const pointInfo = (e) => {
+    const r = mapEl.getBoundingClientRect();
+    const x = e.clientX - r.left, y = e.clientY - r.top;
+    return { layer: { id: 'points' }, index: pickAt(x, y), x, y };
+  };
+  let down = null;
+  mapEl.addEventListener('pointermove', (e) => {
+    if (lassoMode || e.buttons) return;   // lasso drawing or panning: no card
+    onHover(pointInfo(e));
+  });
+  mapEl.addEventListener('pointerdown', (e) => { down = e.button === 0 ? [e.clientX, e.clientY] : null; });
+  mapEl.addEventListener('pointerup', (e) => {
+    // a click, not the end of a drag
+    if (down && Math.hypot(e.clientX - down[0], e.clientY - down[1]) < 5) onClick(pointInfo(e));
+    down = null;
+  });
+}
+
 // ---------------------------------------------------------------------------------------
 // The selected track: info, neighbours, player, per-chunk path
 
@@ -642,7 +773,7 @@ async function selectTrack(id, { play = false, fly = false, fromHistory = false 
   if (fly) flyTo(id);
   $('#track-box').hidden = false;
   let t = trackOf(id);
-  if (!t) {
+  if (!t || t.partial) {
     try { t = await apiJson(`/api/v1/tracks/${id}?model=${encodeURIComponent(S.model)}`); } catch (e) { showError(e, 'track'); return; }
   }
   if (S.track !== id) return;

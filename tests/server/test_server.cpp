@@ -367,6 +367,64 @@ TEST_F(ServerTest, TracksPaged) {
         expect_error(std::string("/api/v1/tracks?") + bad, 400);
 }
 
+// The summary's columns say what /tracks says of each track, in one response.
+TEST_F(ServerTest, SummaryColumnsMatchTheTrackList) {
+    const auto all = get_json("/api/v1/tracks?model=musicnn-mtat");
+    const auto s = get_json("/api/v1/summary?model=musicnn-mtat");
+    EXPECT_EQ(s["model"], "musicnn-mtat");
+    ASSERT_EQ(s["count"], 4);
+    ASSERT_EQ(s["n"], 3);
+    ASSERT_EQ(s["ids"].size(), 4u);
+    ASSERT_EQ(s["top_tags"].size(), 12u);
+    ASSERT_EQ(s["top_scores"].size(), 12u);
+    ASSERT_EQ(s["tag_names"].size(), 50u);
+    for (std::size_t i = 0; i < 4; ++i) {
+        const auto& t = all["tracks"][i];
+        EXPECT_EQ(s["ids"][i], t["id"]);
+        EXPECT_EQ(s["names"][i], t["name"]);
+        EXPECT_EQ(s["genres"][s["genre"][i].get<int>()], t["genre"]);
+        for (std::size_t k = 0; k < 3; ++k) {
+            EXPECT_EQ(s["tag_names"][s["top_tags"][i * 3 + k].get<int>()], t["top_tags"][k]["tag"]);
+            EXPECT_FLOAT_EQ(s["top_scores"][i * 3 + k].get<float>(),
+                            t["top_tags"][k]["score"].get<float>());
+        }
+    }
+    EXPECT_EQ(get_json("/api/v1/summary?model=musicnn-mtat&n=0")["top_tags"].size(), 0u);
+    for (const char* bad : {"n=11", "n=-1", "model=nope"})
+        expect_error(std::string("/api/v1/summary?") + bad, 400);
+}
+
+// One tag's score for every track: the same number /tracks reports where the tag is among
+// a track's top 3, and no more than its third score where it is not.
+TEST_F(ServerTest, TagScoresForEveryTrack) {
+    const auto all = get_json("/api/v1/tracks?model=musicnn-mtat");
+    const std::string tag = all["tracks"][0]["top_tags"][0]["tag"];
+    std::string query_tag;  // MTAT has tags with spaces ("no vocals")
+    for (const char c : tag) query_tag += c == ' ' ? std::string("%20") : std::string(1, c);
+    const auto j = get_json("/api/v1/tag-scores?model=musicnn-mtat&tag=" + query_tag);
+    EXPECT_EQ(j["tag"], tag);
+    ASSERT_EQ(j["ids"].size(), 4u);
+    ASSERT_EQ(j["scores"].size(), 4u);
+    for (std::size_t i = 0; i < 4; ++i) {
+        const auto& t = all["tracks"][i];
+        ASSERT_EQ(j["ids"][i], t["id"]);
+        const float score = j["scores"][i].get<float>();
+        bool among = false;
+        for (const auto& x : t["top_tags"])
+            if (x["tag"] == tag) {
+                among = true;
+                EXPECT_FLOAT_EQ(score, x["score"].get<float>());
+            }
+        if (!among) {
+            EXPECT_LE(score, t["top_tags"][2]["score"].get<float>());
+        }
+        EXPECT_GT(score, 0.0f);
+    }
+    expect_error("/api/v1/tag-scores?model=musicnn-mtat", 400);
+    expect_error("/api/v1/tag-scores?model=musicnn-mtat&tag=no%20such%20tag", 400);
+    expect_error("/api/v1/tag-scores?model=nope&tag=" + query_tag, 400);
+}
+
 TEST_F(ServerTest, OneTrack) {
     const auto rock = id("hedgewars-rock.mp3");
     const auto t = get_json("/api/v1/tracks/" + std::to_string(rock));

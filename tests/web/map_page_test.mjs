@@ -31,7 +31,12 @@ const site = path.join(webBuild, 'site');
 const CLIPS = ['hedgewars-rock.mp3', 'wesnoth-knalgan-theme.wav', 'lincity-pronobozo.ogg', 'warzone-track4.opus'];
 const UPLOAD_CLIP = 'etr-race1.opus';
 
+// CI sets TAGMAP_REQUIRE_BROWSER=1: there a missing browser is a failure, not a skip.
 function skip(why) {
+  if (process.env.TAGMAP_REQUIRE_BROWSER === '1') {
+    console.log(`FAIL: ${why} (TAGMAP_REQUIRE_BROWSER=1)`);
+    process.exit(1);
+  }
   console.log(`SKIP: ${why}`);
   process.exit(77);
 }

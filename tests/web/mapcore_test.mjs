@@ -92,3 +92,21 @@ test('exports: CSV quoting, M3U lines', () => {
   assert.equal(m3u, '#EXTM3U\n#EXTINF:13,A - B C\nhttp://h/api/v1/tracks/3/audio\n');
   assert.equal(core.formatTime(65.2), '1:05');
 });
+
+test('CPU picking: nearest kept point within the radius, ties to the one in front', () => {
+  // world -> pixels: x' = 10 x + 100, y' = -10 y + 50 (y up on screen), depth = z
+  const m = [10, 0, 0, 0, 0, -10, 0, 0, 0, 0, 1, 0, 100, 50, 0, 1];
+  const pos = new Float32Array([
+    0, 0, 0,       // (100, 50)
+    1, 0, 0,       // (110, 50)
+    0, 0, -1,      // (100, 50), nearer the camera than point 0
+    5, 5, 0,       // (150, 0)
+  ]);
+  assert.equal(core.pickNearest(pos, 4, m, 109, 51, 4), 1);
+  assert.equal(core.pickNearest(pos, 4, m, 100.2, 50, 4), 2);              // tie: the one in front
+  assert.equal(core.pickNearest(pos, 4, m, 100.2, 50, 4, (i) => i !== 2), 0);  // hidden points are skipped
+  assert.equal(core.pickNearest(pos, 4, m, 130, 30, 4), -1);               // nothing within 4 px
+  assert.equal(core.pickNearest(pos, 2, m, 105.5, 50, 4), -1);             // 5.5 px from both
+  const behind = [1, 0, 0, 0, 0, 1, 0, 0, 0, 0, 1, -1, 0, 0, 0, 0];       // w = -z: z > 0 is behind
+  assert.equal(core.pickNearest(new Float32Array([0, 0, 1]), 1, behind, 0, 0, 4), -1);
+});
