@@ -3,6 +3,9 @@
 # same targets. Debian ships pkg-config files for FFTW, libsndfile, libsoxr and FFmpeg.
 find_package(Eigen3 3.3 REQUIRED CONFIG)
 find_package(Threads REQUIRED)
+# Spectra (Debian libspectra-dev, header-only): the Lanczos eigensolver of UMAP's spectral
+# initialisation (include/tagmap/project/umap/spectral.hpp). Target Spectra::Spectra.
+find_package(spectra 1.0 REQUIRED CONFIG)
 find_package(PkgConfig REQUIRED)
 
 function(_tagmap_pkg target module)

@@ -10,6 +10,7 @@ packages=(
   libavformat-dev libavcodec-dev libavutil-dev libswresample-dev ffmpeg
   libcairo2-dev fonts-dejavu-core chromium nodejs
   libgtest-dev libgmock-dev libbenchmark-dev
+  slurm-wlm munge bc  # tests/scale: a one-node Slurm cluster (own daemons, own config)
   "$@"
 )
 missing=()

@@ -17,10 +17,10 @@ tools/deps.sh clang libclang-rt-14-dev   # libFuzzer and the sanitizer runtimes
 cmake -S . -B build-fuzz -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_CXX_COMPILER=clang++ \
       -DTAGMAP_BUILD_FUZZ=ON -DTAGMAP_BUILD_TESTS=OFF -DTAGMAP_BUILD_EXAMPLES=OFF \
       -DTAGMAP_BUILD_TOOLS=OFF -DTAGMAP_BUILD_BENCH=OFF >/dev/null
-cmake --build build-fuzz -j "$jobs" --target fuzz_pth fuzz_pickle fuzz_tmw
+cmake --build build-fuzz -j "$jobs" --target fuzz_pth fuzz_pickle fuzz_tmw fuzz_madmom_pickle
 mkdir -p build-fuzz/artifacts
 export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
-for pair in fuzz_pth:pth fuzz_pickle:pickle fuzz_tmw:tmw; do
+for pair in fuzz_pth:pth fuzz_pickle:pickle fuzz_tmw:tmw fuzz_madmom_pickle:madmom; do
   target=${pair%%:*}; seeds=${pair##*:}
   mkdir -p "build-fuzz/corpus/$target"
   echo "=== $target for ${seconds} s"

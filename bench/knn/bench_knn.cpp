@@ -5,10 +5,11 @@
 #include <Eigen/Core>
 #include <vector>
 
-#include "tagmap/project/knn.hpp"
-#include "tagmap/project/metrics.hpp"
-#include "tagmap/project/random.hpp"
+#include "tagmap/project/knn/knn.hpp"
+#include "tagmap/project/metrics/metrics.hpp"
+#include "tagmap/core/random.hpp"
 
+using namespace tagmap;
 using namespace tagmap::project;
 using RowMatrixF = Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
 

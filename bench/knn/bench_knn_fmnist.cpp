@@ -19,10 +19,11 @@
 #include <atomic>
 #include <thread>
 
-#include "tagmap/project/knn.hpp"
-#include "tagmap/project/nn_descent.hpp"
-#include "tagmap/project/random.hpp"
+#include "tagmap/project/knn/knn.hpp"
+#include "tagmap/project/knn/nn_descent.hpp"
+#include "tagmap/core/random.hpp"
 
+using namespace tagmap;
 using namespace tagmap::project;
 using RowMatrixF = Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
 

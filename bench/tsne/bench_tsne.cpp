@@ -6,11 +6,12 @@
 
 #include <vector>
 
-#include "tagmap/project/random.hpp"
-#include "tagmap/project/tsne.hpp"
+#include "tagmap/core/random.hpp"
+#include "tagmap/project/tsne/tsne.hpp"
 
 namespace {
 
+using namespace tagmap;
 using namespace tagmap::project;
 using namespace tagmap::project::tsne_detail;
 

@@ -13,7 +13,7 @@
 #include <iostream>
 #include <string>
 
-#include "tagmap/project/tsne.hpp"
+#include "tagmap/project/tsne/tsne.hpp"
 
 int main(int argc, char** argv) {
     using namespace tagmap::project;

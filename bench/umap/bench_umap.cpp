@@ -5,8 +5,8 @@
 
 #include <Eigen/Dense>
 
-#include "tagmap/project/random.hpp"
-#include "tagmap/project/umap.hpp"
+#include "tagmap/core/random.hpp"
+#include "tagmap/project/umap/umap.hpp"
 
 namespace tp = tagmap::project;
 

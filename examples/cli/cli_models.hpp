@@ -1,5 +1,6 @@
 // Loading models for the CLI: ids, weight files (--weights FILE for one model, else
-// <weights dir>/<id>.tmw, falling back to <id>.pth), tag lists.
+// <weights dir>/<id>.tmw, falling back to <id>.pth), tag lists. Taggers (registry.hpp)
+// and sequence models (sequence_model.hpp: crepe-tiny, ...) are found the same way.
 #pragma once
 
 #include <algorithm>
@@ -10,6 +11,7 @@
 
 #include <tagmap/core/error.hpp>
 #include <tagmap/models/registry.hpp>
+#include <tagmap/models/sequence_model.hpp>
 #include <tagmap/weights/weight_file.hpp>
 
 namespace tagmap::cli {
@@ -61,9 +63,51 @@ inline std::vector<LoadedModel> load_models(const std::vector<std::string>& ids,
             "--weights-dir DIR holding <model id>.tmw");
     std::vector<LoadedModel> loaded;
     for (const auto& id : ids) {
+        if (models::is_sequence_model(id))
+            throw InvalidArgument("'" + id +
+                                  "' is a sequence model (a time series per file): only "
+                                  "`tagmap embed` runs it");
         const auto path = weights_for(id, weights_file, weights_dir);
         LoadedModel m{id, path, weights::WeightFile::load(path), nullptr};
         m.model = models::make_model(id, m.weights);
+        loaded.push_back(std::move(m));
+    }
+    return loaded;
+}
+
+struct LoadedSequenceModel {
+    std::string id;
+    std::filesystem::path weights_path;
+    weights::WeightFile weights;
+    std::unique_ptr<models::AnySequenceModel> model;
+};
+
+/// The ids of `ids` that are sequence models, in order; the others stay in `ids`.
+inline std::vector<std::string> take_sequence_ids(std::vector<std::string>& ids) {
+    std::vector<std::string> sequence, rest;
+    for (auto& id : ids) (models::is_sequence_model(id) ? sequence : rest).push_back(id);
+    ids = std::move(rest);
+    return sequence;
+}
+
+/// Sequence models of `ids`. One whose weights file is missing is left out and its
+/// reason appended to `missing` (reported once by the caller); weights that exist but
+/// do not fit throw BindError as for the taggers.
+inline std::vector<LoadedSequenceModel> load_sequence_models(const std::vector<std::string>& ids,
+                                                             const std::string& weights_file,
+                                                             const std::string& weights_dir,
+                                                             std::vector<std::string>& missing) {
+    std::vector<LoadedSequenceModel> loaded;
+    for (const auto& id : ids) {
+        std::filesystem::path path;
+        try {
+            path = weights_for(id, weights_file, weights_dir);
+        } catch (const IoError& e) {
+            missing.push_back(e.what());
+            continue;
+        }
+        LoadedSequenceModel m{id, path, weights::WeightFile::load(path), nullptr};
+        m.model = models::make_sequence_model(id, m.weights);
         loaded.push_back(std::move(m));
     }
     return loaded;

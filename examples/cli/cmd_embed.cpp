@@ -4,7 +4,11 @@
 // Output naming (docs/cli.md): OUT/<model id>/<relative path>.{embedding,taggram}.npy,
 // where <relative path> is the file name for a file argument and the path below the
 // directory for files found in a directory argument, extension included, so a.mp3 and
-// a.wav do not collide (a.mp3.embedding.npy, a.wav.embedding.npy).
+// a.wav do not collide (a.mp3.embedding.npy, a.wav.embedding.npy). Sequence models
+// (crepe-tiny, ...) write one time series per file, OUT/<model id>/<relative path>.npy:
+// T x columns float32, or (T,) for a one-column model. Each file is decoded once and
+// resampled once per distinct rate the models need (16 kHz taggers and CREPE, ...).
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
@@ -13,6 +17,7 @@
 #include <string>
 #include <vector>
 
+#include <tagmap/audio/read_resampled.hpp>
 #include <tagmap/embed/pipeline.hpp>
 #include "cli_inputs.hpp"
 #include "cli_models.hpp"
@@ -42,9 +47,48 @@ std::filesystem::path output_path(const EmbedArgs& a, const std::string& model_i
     return std::filesystem::path(a.out) / model_id / (f.relative.string() + "." + kind + ".npy");
 }
 
+std::filesystem::path sequence_path(const EmbedArgs& a, const std::string& model_id,
+                                    const InputFile& f) {
+    return std::filesystem::path(a.out) / model_id / (f.relative.string() + ".npy");
+}
+
 struct ModelTally {
     std::size_t ok = 0, failed = 0, skipped = 0;
 };
+
+/// Decodes `path` once and streams it, mono, through one resampler per rate of `rates`
+/// into `sink(rate index, block)`; the report is read_resampled's (output_samples summed
+/// over the rates).
+template <class Sink>
+audio::ReadReport read_at_rates(const std::filesystem::path& path, const std::vector<double>& rates,
+                                Sink&& sink, std::size_t block = 16384) {
+    audio::AudioFileReader reader(path, block);
+    std::vector<audio::Resampler> resamplers;
+    for (double r : rates) resamplers.emplace_back(reader.info().sample_rate, r, block);
+    audio::ReadReport report;
+    report.info = reader.info();
+    std::vector<float> mono(block);
+    for (;;) {
+        const std::size_t n = reader.read_mono(mono);
+        if (n == 0) break;
+        for (std::size_t i = 0; i < resamplers.size(); ++i)
+            resamplers[i].process(std::span<const float>(mono.data(), n),
+                                  [&](std::span<const float> out) {
+                                      report.output_samples += out.size();
+                                      sink(i, out);
+                                  });
+    }
+    for (std::size_t i = 0; i < resamplers.size(); ++i)
+        resamplers[i].flush([&](std::span<const float> out) {
+            report.output_samples += out.size();
+            sink(i, out);
+        });
+    report.source_frames = reader.frames_read();
+    report.peak = reader.peak();
+    report.recovered_errors = reader.recovered_errors();
+    if (report.source_frames == 0) throw AudioError("audio file has zero length: " + path.string());
+    return report;
+}
 
 int run_embed(const EmbedArgs& a) {
     auto ids = model_list(a.models);
@@ -54,8 +98,22 @@ int run_embed(const EmbedArgs& a) {
     }
     if (a.overlap < 0.0 || a.overlap >= 1.0)
         throw InvalidArgument("--overlap must be in [0, 1), got " + std::to_string(a.overlap));
+    const auto sequence_ids = take_sequence_ids(ids);
+    if (ids.empty() && sequence_ids.empty())
+        throw InvalidArgument("no model given (--model ID or --models A,B)");
+    if (!a.weights.empty() && ids.size() + sequence_ids.size() != 1)
+        throw InvalidArgument(
+            "--weights FILE needs exactly one model; with several, use "
+            "--weights-dir DIR holding <model id>.tmw");
     const auto files = collect_inputs(a.inputs);
-    auto loaded = load_models(ids, a.weights, a.weights_dir);
+    std::vector<LoadedModel> loaded;
+    if (!ids.empty()) loaded = load_models(ids, a.weights, a.weights_dir);
+    // A sequence model without weights is reported once here and left out of the run.
+    std::vector<std::string> missing;
+    auto sequences = load_sequence_models(sequence_ids, a.weights, a.weights_dir, missing);
+    for (const auto& m : missing) std::fprintf(stderr, "warning: skipping model: %s\n", m.c_str());
+    if (loaded.empty() && sequences.empty())
+        throw IoError("none of the models has weights (see the warnings above)");
 
     std::vector<models::AnyModel*> all_models;
     for (auto& m : loaded) all_models.push_back(m.model.get());
@@ -76,6 +134,7 @@ int run_embed(const EmbedArgs& a) {
         const auto [owner, fresh] = claimed.emplace(f.relative.generic_string(), f.path.string());
         if (!fresh) {
             for (const auto& m : loaded) ++tally[m.id].failed;
+            for (const auto& m : sequences) ++tally[m.id].failed;
             progress.message("FAILED " + f.path.string() +
                              ": its outputs would overwrite those of " + owner->second +
                              " (same relative name; pass their directory instead)");
@@ -99,10 +158,32 @@ int run_embed(const EmbedArgs& a) {
                 todo_index.push_back(i);
             }
         }
-        if (todo.empty()) {
+        std::vector<std::size_t> sequence_todo;
+        for (std::size_t i = 0; i < sequences.size(); ++i) {
+            if (a.skip_existing && std::filesystem::exists(sequence_path(a, sequences[i].id, f)))
+                ++tally[sequences[i].id].skipped;
+            else
+                sequence_todo.push_back(i);
+        }
+        if (todo.empty() && sequence_todo.empty()) {
             progress.file_done(f.relative.string(), bytes, 0.0, "skipped");
             continue;
         }
+        // One resampler per distinct rate: the taggers' 16 kHz stream feeds their chunkers
+        // as it comes; each sequence model collects the whole signal at its own rate.
+        std::vector<double> rates;
+        const auto rate_index = [&](double r) {
+            const auto it = std::find(rates.begin(), rates.end(), r);
+            if (it != rates.end()) return std::size_t(it - rates.begin());
+            rates.push_back(r);
+            return rates.size() - 1;
+        };
+        const std::size_t tagger_rate =
+            todo.empty() ? std::size_t(-1) : rate_index(audio::kModelSampleRate);
+        std::vector<std::size_t> sequence_rate;
+        for (auto i : sequence_todo)
+            sequence_rate.push_back(rate_index(sequences[i].model->sample_rate()));
+        std::vector<std::vector<float>> signals(rates.size());
         // Per-model results, written only when the whole file went through.
         std::vector<embed::ChunkMatrix> per(todo.size());
         std::vector<embed::TrackAggregate> track;
@@ -129,11 +210,19 @@ int run_embed(const EmbedArgs& a) {
                         track[j].add(r.taggram, r.embedding);
                 };
             };
-            const auto report = audio::read_resampled(f.path, [&](std::span<const float> block) {
-                for (std::size_t j = 0; j < embedders.size(); ++j)
-                    embedders[j].push(block, sink_for(j));
-            });
+            const auto report =
+                read_at_rates(f.path, rates, [&](std::size_t r, std::span<const float> block) {
+                    if (r == tagger_rate)
+                        for (std::size_t j = 0; j < embedders.size(); ++j)
+                            embedders[j].push(block, sink_for(j));
+                    if (std::find(sequence_rate.begin(), sequence_rate.end(), r) !=
+                        sequence_rate.end())
+                        signals[r].insert(signals[r].end(), block.begin(), block.end());
+                });
             for (std::size_t j = 0; j < embedders.size(); ++j) embedders[j].finish(sink_for(j));
+            std::vector<std::vector<float>> series;
+            for (std::size_t k = 0; k < sequence_todo.size(); ++k)
+                series.push_back(sequences[sequence_todo[k]].model->run(signals[sequence_rate[k]]));
             if (report.near_silent())
                 progress.message("warning: near-silent audio (peak " +
                                  std::to_string(20 * std::log10(std::max(report.peak, 1e-12f))) +
@@ -163,20 +252,33 @@ int run_embed(const EmbedArgs& a) {
                 }
                 ++tally[id].ok;
             }
+            for (std::size_t k = 0; k < sequence_todo.size(); ++k) {
+                const auto& m = sequences[sequence_todo[k]];
+                const std::size_t cols = m.model->columns();
+                const std::size_t rows = series[k].size() / cols;
+                write_npy_atomic(sequence_path(a, m.id, f), series[k],
+                                 cols == 1 ? std::vector<std::size_t>{rows}
+                                           : std::vector<std::size_t>{rows, cols});
+                ++tally[m.id].ok;
+            }
             progress.file_done(f.relative.string(), bytes, report.seconds(), "ok");
         } catch (const std::exception& e) {
             for (std::size_t j = 0; j < todo.size(); ++j) ++tally[loaded[todo_index[j]].id].failed;
+            for (auto i : sequence_todo) ++tally[sequences[i].id].failed;
             progress.message("FAILED " + f.path.string() + ": " + e.what());
             progress.file_done(f.relative.string(), bytes, 0.0, "FAILED");
         }
     }
 
     bool any_failed = false;
-    for (const auto& m : loaded) {
-        const auto& t = tally[m.id];
+    std::vector<std::string> run_ids;
+    for (const auto& m : loaded) run_ids.push_back(m.id);
+    for (const auto& m : sequences) run_ids.push_back(m.id);
+    for (const auto& id : run_ids) {
+        const auto& t = tally[id];
         any_failed = any_failed || t.failed > 0;
-        std::fprintf(stderr, "%s: %zu ok, %zu failed, %zu skipped -> %s\n", m.id.c_str(), t.ok,
-                     t.failed, t.skipped, (std::filesystem::path(a.out) / m.id).string().c_str());
+        std::fprintf(stderr, "%s: %zu ok, %zu failed, %zu skipped -> %s\n", id.c_str(), t.ok,
+                     t.failed, t.skipped, (std::filesystem::path(a.out) / id).string().c_str());
     }
     if (!a.quiet)
         std::fprintf(stderr, "%zu file(s), %.1f s of audio in %.1f s (%.1f s audio/s)\n",
@@ -190,13 +292,16 @@ int run_embed(const EmbedArgs& a) {
 void add_embed_command(CLI::App& app) {
     auto args = std::make_shared<EmbedArgs>();
     auto* cmd = app.add_subcommand(
-        "embed", "Write embeddings and taggrams of audio files (or folders) as .npy");
+        "embed",
+        "Write embeddings and taggrams (or pitch/beat series) of audio files (or folders) as .npy");
     cmd->add_option("inputs", args->inputs, "Audio files and/or directories (walked recursively)")
         ->required();
     cmd->add_option("--model", args->model,
-                    "Model id (musicnn-mtat, musicnn-msd, vgg-mtat, vgg-msd)");
+                    "Model id (musicnn-mtat, musicnn-msd, vgg-mtat, vgg-msd; sequence models: "
+                    "crepe-tiny, ...)");
     cmd->add_option("--models", args->models,
-                    "Several model ids, comma-separated: one decode per file")
+                    "Several model ids, comma-separated: one decode per file, one resampling "
+                    "per sample rate")
         ->delimiter(',');
     cmd->add_option("--weights", args->weights, "Weight file (.tmw or .pth) for a single --model");
     cmd->add_option("--weights-dir", args->weights_dir,
@@ -214,7 +319,7 @@ void add_embed_command(CLI::App& app) {
                     "Overlap of consecutive chunks, fraction of the window in [0, 1)")
         ->capture_default_str();
     cmd->add_flag("--skip-existing", args->skip_existing,
-                  "Skip (file, model) pairs whose two outputs already exist");
+                  "Skip (file, model) pairs whose outputs already exist");
     cmd->add_flag("-q,--quiet", args->quiet,
                   "No progress output (failures and summary still shown)");
     cmd->callback([args] {

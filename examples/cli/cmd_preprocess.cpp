@@ -1,5 +1,7 @@
 // tagmap preprocess-all / preprocess-track FILE: embeds indexed tracks with every model
 // whose weights are found, storing per-chunk and track-level outputs in the library.
+// --shard K/N takes a stable 1/N of the tracks; with --out-db the results go to a shard
+// database of their own (the library is only read), merged later by merge-db.
 #include <cstdio>
 #include <filesystem>
 
@@ -8,6 +10,7 @@
 #include "commands.hpp"
 #include "indexer.hpp"
 #include "preprocess.hpp"
+#include "shard.hpp"
 #include "track_probe.hpp"
 
 namespace tagmap::cli {
@@ -21,7 +24,8 @@ struct PreprocessArgs {
     int jobs = 0;
     bool retry_failed = false;
     bool quiet = false;
-    std::string file;  // preprocess-track
+    std::string file;           // preprocess-track
+    std::string shard, out_db;  // preprocess-all
 };
 
 void add_common(CLI::App* cmd, PreprocessArgs& a) {
@@ -41,9 +45,35 @@ void add_common(CLI::App* cmd, PreprocessArgs& a) {
     cmd->add_flag("-q,--quiet", a.quiet, "No progress bar (failures and summary still shown)");
 }
 
+/// The shard database of --out-db, filled with the shard's tracks that `source` has
+/// pending for a model in `loaded` (the array tasks only read the library).
+store::Library open_out_db(const PreprocessArgs& a, const store::Shard& shard,
+                           const std::vector<LibraryModel>& loaded) {
+    store::Library source(a.db.db, store::OpenMode::read_only, a.db.busy_timeout_ms);
+    std::vector<std::int64_t> pending;
+    for (const auto& m : loaded) {
+        const auto p = source.pending_tracks(m.id, m.record.weights_digest, a.retry_failed);
+        pending.insert(pending.end(), p.begin(), p.end());
+    }
+    return store::open_shard_db(source, a.out_db, shard, pending);
+}
+
 int run_preprocess(const PreprocessArgs& a, bool one_track) {
-    store::Library lib(a.db.db, store::OpenMode::read_write, a.db.busy_timeout_ms);
+    std::optional<store::Shard> shard;
+    if (!a.shard.empty()) shard = store::parse_shard(a.shard);
+    if (!a.out_db.empty() && !shard)
+        throw InvalidArgument("--out-db writes one shard: give --shard K/N too (0/1: all tracks)");
+    std::optional<store::Library> out;
+    std::vector<LibraryModel> preloaded;
+    if (!a.out_db.empty()) {
+        preloaded = load_library_models(a.models, a.weights_dir, a.tags);
+        out.emplace(open_out_db(a, *shard, preloaded));
+    } else {
+        out.emplace(a.db.db, store::OpenMode::read_write, a.db.busy_timeout_ms);
+    }
+    store::Library& lib = *out;
     store::PreprocessOptions options;
+    options.shard = shard;
     if (one_track) {
         // The file may be anywhere below the library's folder; index it if needed.
         const auto root = require_audio_root(lib);
@@ -70,7 +100,8 @@ int run_preprocess(const PreprocessArgs& a, bool one_track) {
         options.only_tracks = {track->id};
     }
     const auto root = require_audio_root(lib);
-    auto loaded = load_library_models(a.models, a.weights_dir, a.tags);
+    auto loaded = preloaded.empty() ? load_library_models(a.models, a.weights_dir, a.tags)
+                                    : std::move(preloaded);
     std::vector<store::ModelSpec> specs;
     for (auto& m : loaded) {
         lib.upsert_model(m.record);
@@ -91,13 +122,16 @@ int run_preprocess(const PreprocessArgs& a, bool one_track) {
         progress->file_done(name, bytes, seconds, status);
     };
     const auto summary = store::preprocess(lib, root, specs, options);
+    // Only a run that got here wrote every track of its shard (failures are recorded).
+    if (!a.out_db.empty()) store::mark_shard_complete(lib);
     bool failed = false;
     for (const auto& [id, t] : summary.per_model) {
         failed = failed || t.failed > 0;
-        std::printf("%s: %lld embedded, %lld failed, %lld up to date, %lld failed before "
-                    "(skipped; --retry-failed)\n",
-                    id.c_str(), (long long)t.ok, (long long)t.failed, (long long)t.up_to_date,
-                    (long long)t.failed_before);
+        std::printf(
+            "%s: %lld embedded, %lld failed, %lld up to date, %lld failed before "
+            "(skipped; --retry-failed)\n",
+            id.c_str(), (long long)t.ok, (long long)t.failed, (long long)t.up_to_date,
+            (long long)t.failed_before);
     }
     if (summary.tracks > 0)
         std::printf("%lld track(s), %.1f s of audio in %.1f s (%.1f s audio/s)\n",
@@ -113,9 +147,13 @@ void add_preprocess_commands(CLI::App& app) {
     auto* cmd_all = app.add_subcommand(
         "preprocess-all", "Embed every indexed track that lacks a current result of a model");
     add_common(cmd_all, *all);
+    cmd_all->add_option("--shard", all->shard,
+                        "K/N: only the tracks whose relative path hashes to K of N (0 <= K < N)");
+    cmd_all->add_option("--out-db", all->out_db,
+                        "Write this shard's results to its own database (the library is only "
+                        "read); merge them with merge-db");
     cmd_all->callback([all] {
-        if (const int code = run_preprocess(*all, false); code != 0)
-            throw CLI::RuntimeError(code);
+        if (const int code = run_preprocess(*all, false); code != 0) throw CLI::RuntimeError(code);
     });
 
     auto one = std::make_shared<PreprocessArgs>();

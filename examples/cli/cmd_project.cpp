@@ -46,6 +46,7 @@ struct ProjectArgs {
     std::vector<std::string> sources;
     bool method_given = false, dims_given = false;
     bool place_new = false, refit = false;
+    std::int64_t fit_sample = 0;
 };
 
 /// The dtype of an .npy file ("<f4", "<f8", ...) from its header, checked before loading so
@@ -188,20 +189,20 @@ void run_project(const ProjectArgs& args) {
     std::cerr << "tagmap project: " << args.in << " (" << X.rows() << " x " << X.cols() << ", "
               << (sizeof(T) == 4 ? "float32" : "float64") << ") method=" << args.method
               << " dims=" << args.dims << " metric=" << args.metric << " seed=" << args.seed
-              << " threads=" << project::resolve_threads(args.threads);
+              << " threads=" << tagmap::resolve_threads(args.threads);
     if (args.method == "umap") {
         project::UmapOptions o;
         o.dims = args.dims;
         o.n_neighbors = args.n_neighbors;
         o.min_dist = args.min_dist;
         o.spread = args.spread;
-        o.metric = parse_metric(args.metric);
+        o.knn.metric = parse_metric(args.metric);
         o.seed = args.seed;
         o.threads = args.threads;
-        o.n_epochs = args.epochs;
+        if (args.epochs != 0) o.n_epochs = args.epochs;  // 0 on the command line = automatic
         std::cerr << " n_neighbors=" << o.n_neighbors << " min_dist=" << o.min_dist
                   << " spread=" << o.spread << " epochs="
-                  << (o.n_epochs > 0 ? std::to_string(o.n_epochs) : std::string("auto")) << '\n';
+                  << (o.n_epochs ? std::to_string(*o.n_epochs) : std::string("auto")) << '\n';
         if (!args.quiet)
             o.progress = [](int epoch, int total) {
                 if (epoch == total || epoch % 50 == 0)
@@ -214,7 +215,7 @@ void run_project(const ProjectArgs& args) {
         o.perplexity = args.perplexity;
         o.n_iter = args.iterations;
         o.pca_dims = args.pca_dims;
-        o.metric = parse_metric(args.metric);
+        o.knn.metric = parse_metric(args.metric);
         o.seed = args.seed;
         o.threads = args.threads;
         std::cerr << " perplexity=" << o.perplexity << " iterations=" << o.n_iter
@@ -273,6 +274,7 @@ void run_project_db(const ProjectArgs& args) {
                     spec.n_neighbors = args.n_neighbors;
                     spec.min_dist = args.min_dist;
                     spec.perplexity = args.perplexity;
+                    spec.fit_sample = args.fit_sample;
                     const auto r = store::update_map(lib, spec, args.place_new, args.refit,
                                                      args.threads);
                     std::printf("%s %s %s %dD: %s (%lld points%s) %.2f s%s%s\n", model.c_str(),
@@ -313,6 +315,12 @@ void add_project_command(CLI::App& app) {
                   "--db: put tracks added since the fit on the existing map without moving "
                   "the old points (UMAP transform(); t-SNE: from the nearest tracks)");
     cmd->add_flag("--refit", args->refit, "--db: refit even if the cached map is current");
+    cmd->add_option("--fit-sample", args->fit_sample,
+                    "--db, UMAP: fit on a seeded sample of this many tracks and place the "
+                    "others with transform(), in parallel batches (large libraries; "
+                    "docs/scale.md); 0 = fit on all")
+        ->check(CLI::NonNegativeNumber)
+        ->capture_default_str();
     cmd->add_option("--seed", args->seed, "random seed (same seed, same map)")
         ->capture_default_str();
     cmd->add_option("--threads", args->threads,

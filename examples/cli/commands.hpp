@@ -16,6 +16,7 @@ void add_index_audio_command(CLI::App& app);  // cmd_index_audio.cpp
 void add_preprocess_commands(CLI::App& app);  // cmd_preprocess.cpp: preprocess-all, -track
 void add_genre_similarity_command(CLI::App& app);  // cmd_genre_similarity.cpp
 void add_clean_db_command(CLI::App& app);     // cmd_clean_db.cpp
+void add_merge_db_command(CLI::App& app);     // cmd_merge_db.cpp: shard databases into one
 void add_export_command(CLI::App& app);       // cmd_export.cpp
 void add_serve_command(CLI::App& app);        // cmd_serve.cpp: the JSON API and the map page
 void add_plot_command(CLI::App& app);         // cmd_plot.cpp: PNG/SVG of a cached 2D map

@@ -26,6 +26,7 @@ int main(int argc, char** argv) {
     tagmap::cli::add_preprocess_commands(app);
     tagmap::cli::add_genre_similarity_command(app);
     tagmap::cli::add_clean_db_command(app);
+    tagmap::cli::add_merge_db_command(app);
     tagmap::cli::add_export_command(app);
     tagmap::cli::add_serve_command(app);
     tagmap::cli::add_plot_command(app);

@@ -119,29 +119,32 @@ PreprocessSummary preprocess(Library& library, const std::filesystem::path& audi
     PreprocessSummary summary;
     const auto all_tracks = library.tracks();
     const std::set<std::int64_t> only(options.only_tracks.begin(), options.only_tracks.end());
+    // In scope: the listed tracks (or all), and of those the shard's.
+    std::set<std::int64_t> scope;
+    for (const auto& t : all_tracks)
+        if ((only.empty() || only.count(t.id)) &&
+            (!options.shard || options.shard->contains(t.filename)))
+            scope.insert(t.id);
 
     // What each track needs: the models whose result is missing or stale.
     std::map<std::int64_t, std::vector<std::size_t>> needs;
     for (std::size_t m = 0; m < specs.size(); ++m) {
         auto& tally = summary.per_model[specs[m].id];
         const auto pending = library.pending_tracks(specs[m].id, specs[m].weights_digest, true);
-        const auto fresh =
-            options.retry_failed
-                ? pending
-                : library.pending_tracks(specs[m].id, specs[m].weights_digest, false);
+        const auto fresh = options.retry_failed ? pending
+                                                : library.pending_tracks(
+                                                      specs[m].id, specs[m].weights_digest, false);
         const std::set<std::int64_t> fresh_set(fresh.begin(), fresh.end());
         std::int64_t considered = 0;
         for (const auto id : pending) {
-            if (!only.empty() && !only.count(id)) continue;
+            if (!scope.count(id)) continue;
             ++considered;
             if (fresh_set.count(id))
                 needs[id].push_back(m);
             else
                 ++tally.failed_before;
         }
-        const std::int64_t in_scope =
-            only.empty() ? std::int64_t(all_tracks.size()) : std::int64_t(only.size());
-        tally.up_to_date = in_scope - considered;
+        tally.up_to_date = std::int64_t(scope.size()) - considered;
     }
     std::vector<WorkItem> items;
     std::uintmax_t total_bytes = 0;

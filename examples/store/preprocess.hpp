@@ -16,6 +16,7 @@
 #include <tagmap/weights/weight_file.hpp>
 
 #include "library.hpp"
+#include "shard.hpp"
 
 namespace tagmap::store {
 
@@ -31,6 +32,8 @@ struct PreprocessOptions {
     bool retry_failed = false;  ///< also redo (track, model) pairs that failed before
     /// Only these tracks (preprocess-track); empty = every pending track.
     std::vector<std::int64_t> only_tracks;
+    /// Only the tracks of this shard (by relative path; preprocess-all --shard).
+    std::optional<Shard> shard;
     /// After each track is stored: (relative name, input bytes, audio seconds, status
     /// "ok" | "FAILED", failure messages). Called on the calling thread.
     std::function<void(const std::string& filename, std::uintmax_t bytes, double audio_seconds,

@@ -1,9 +1,14 @@
 #include "projection_cache.hpp"
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <map>
+#include <mutex>
 #include <set>
+#include <thread>
+
+#include <tagmap/core/parallel.hpp>
 
 #include <nlohmann/json.hpp>
 
@@ -18,10 +23,14 @@ namespace tagmap::store {
 
 const char* map_update_name(MapUpdate u) {
     switch (u) {
-        case MapUpdate::unchanged: return "unchanged";
-        case MapUpdate::fitted: return "fitted";
-        case MapUpdate::placed_new: return "placed new tracks";
-        case MapUpdate::refitted: return "refitted";
+        case MapUpdate::unchanged:
+            return "unchanged";
+        case MapUpdate::fitted:
+            return "fitted";
+        case MapUpdate::placed_new:
+            return "placed new tracks";
+        case MapUpdate::refitted:
+            return "refitted";
     }
     return "?";
 }
@@ -89,6 +98,7 @@ std::string map_params(const MapSpec& s) {
     if (s.method == "umap") {
         j["n_neighbors"] = s.n_neighbors;
         j["min_dist"] = s.min_dist;
+        if (s.fit_sample > 0) j["fit_sample"] = s.fit_sample;  // absent: maps cached before
     } else {
         j["perplexity"] = s.perplexity;
     }
@@ -107,6 +117,7 @@ MapSpec map_spec(const ProjectionKey& key) {
         s.n_neighbors = j.value("n_neighbors", s.n_neighbors);
         s.min_dist = j.value("min_dist", s.min_dist);
         s.perplexity = j.value("perplexity", s.perplexity);
+        s.fit_sample = j.value("fit_sample", s.fit_sample);
     }
     return s;
 }
@@ -116,10 +127,82 @@ std::string rows_digest(const std::vector<std::int64_t>& ids, const RowMatrixF& 
     sha.update_int(rows.cols());
     for (std::size_t i = 0; i < ids.size(); ++i) {
         sha.update_int(ids[i]);
-        sha.update(float_bytes(std::span<const float>(rows.row(Eigen::Index(i)).data(),
-                                                      std::size_t(rows.cols()))));
+        sha.update(float_bytes(
+            std::span<const float>(rows.row(Eigen::Index(i)).data(), std::size_t(rows.cols()))));
     }
     return sha.hex();
+}
+
+std::vector<Eigen::Index> fit_sample_rows(const std::vector<std::int64_t>& ids, std::int64_t m,
+                                          std::uint64_t seed) {
+    std::vector<std::pair<std::uint64_t, Eigen::Index>> keyed(ids.size());
+    for (std::size_t i = 0; i < ids.size(); ++i) {
+        // splitmix64 of (seed, id): a fixed, well-mixed order of the tracks
+        std::uint64_t z = seed ^ (std::uint64_t(ids[i]) * 0x9e3779b97f4a7c15ull);
+        z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+        z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+        keyed[i] = {z ^ (z >> 31), Eigen::Index(i)};
+    }
+    const std::size_t take = std::size_t(std::clamp<std::int64_t>(m, 0, std::int64_t(ids.size())));
+    std::partial_sort(keyed.begin(), keyed.begin() + std::ptrdiff_t(take), keyed.end());
+    std::vector<Eigen::Index> rows;
+    rows.reserve(take);
+    for (std::size_t i = 0; i < take; ++i) rows.push_back(keyed[i].second);
+    std::sort(rows.begin(), rows.end());
+    return rows;
+}
+
+RowMatrixF fit_sample_umap(const RowMatrixF& X, const std::vector<Eigen::Index>& sample,
+                           const project::UmapOptions& options, Eigen::Index batch) {
+    if (sample.size() < 3)
+        throw InvalidArgument("a sample fit needs at least 3 points, got " +
+                              std::to_string(sample.size()));
+    batch = std::max<Eigen::Index>(batch, 1);
+    const auto map = project::Umap<float>::fit(select_rows(X, sample), options);
+    RowMatrixF Y(X.rows(), options.dims);
+    std::vector<char> fitted(std::size_t(X.rows()), 0);
+    for (std::size_t i = 0; i < sample.size(); ++i) {
+        Y.row(sample[i]) = map.embedding().row(Eigen::Index(i));
+        fitted[std::size_t(sample[i])] = 1;
+    }
+    std::vector<Eigen::Index> rest;
+    for (Eigen::Index r = 0; r < X.rows(); ++r)
+        if (!fitted[std::size_t(r)]) rest.push_back(r);
+    const std::size_t batches = (rest.size() + std::size_t(batch) - 1) / std::size_t(batch);
+    if (batches == 0) return Y;
+    // Batches in parallel, one thread each: transform() gives the same bits at any thread
+    // count, so the map does not depend on how the batches are spread.
+    const int workers = std::max(1, std::min(resolve_threads(options.threads), int(batches)));
+    project::UmapOptions one = options;
+    one.threads = workers == 1 ? options.threads : 1;
+    const auto placer = project::Umap<float>::from_embedding(
+        select_rows(X, sample), RowMatrixF(map.embedding().cast<float>()), one);
+    std::atomic<std::size_t> next{0};
+    std::exception_ptr error;
+    std::mutex error_mutex;
+    auto work = [&] {
+        for (std::size_t b; (b = next.fetch_add(1)) < batches;) {
+            try {
+                const std::size_t lo = b * std::size_t(batch);
+                const std::size_t hi = std::min(rest.size(), lo + std::size_t(batch));
+                const std::vector<Eigen::Index> rows(rest.begin() + std::ptrdiff_t(lo),
+                                                     rest.begin() + std::ptrdiff_t(hi));
+                const RowMatrixF placed = placer.transform(select_rows(X, rows));
+                for (std::size_t i = 0; i < rows.size(); ++i)
+                    Y.row(rows[i]) = placed.row(Eigen::Index(i));
+            } catch (...) {
+                std::lock_guard lock(error_mutex);
+                if (!error) error = std::current_exception();
+                next = batches;
+            }
+        }
+    };
+    std::vector<std::thread> pool;
+    for (int w = 1; w < workers; ++w) pool.emplace_back(work);
+    work();
+    for (auto& t : pool) t.join();
+    if (error) std::rethrow_exception(error);
+    return Y;
 }
 
 MapResult update_map(Library& library, const MapSpec& spec, bool place_new, bool refit,
@@ -131,15 +214,46 @@ MapResult update_map(Library& library, const MapSpec& spec, bool place_new, bool
     const auto start = std::chrono::steady_clock::now();
     const auto v = library.vectors(spec.model_id, spec.source);
     if (v.track_ids.size() < 3)
-        throw InvalidArgument("a map of " + spec.model_id + " needs at least 3 embedded tracks, "
-                              "the library has " + std::to_string(v.track_ids.size()));
+        throw InvalidArgument("a map of " + spec.model_id +
+                              " needs at least 3 embedded tracks, "
+                              "the library has " +
+                              std::to_string(v.track_ids.size()));
     const ProjectionKey key{spec.model_id, spec.source, spec.method, spec.dims, map_params(spec)};
     MapResult result;
     result.points = std::int64_t(v.track_ids.size());
     auto elapsed = [&] {
         return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     };
+    const bool sampled = spec.method == "umap" && spec.fit_sample > 0 &&
+                         std::int64_t(v.track_ids.size()) > spec.fit_sample;
     auto fit_all = [&](MapUpdate how) {
+        if (sampled) {
+            // The sample is the map's fitted part, the rest transformed points.
+            const auto rows = fit_sample_rows(v.track_ids, spec.fit_sample, spec.seed);
+            const RowMatrixF Y = fit_sample_umap(v.rows, rows, umap_options(spec, threads));
+            Projection p;
+            p.key = key;
+            std::vector<char> in_sample(v.track_ids.size(), 0);
+            for (const auto r : rows) {
+                p.track_ids.push_back(v.track_ids[std::size_t(r)]);
+                in_sample[std::size_t(r)] = 1;
+            }
+            p.coords = select_rows(Y, rows);
+            p.input_digest = rows_digest(p.track_ids, select_rows(v.rows, rows));
+            p.fitted_rows = std::int64_t(rows.size());
+            std::vector<std::int64_t> rest_ids;
+            std::vector<Eigen::Index> rest_rows;
+            for (std::size_t i = 0; i < v.track_ids.size(); ++i)
+                if (!in_sample[i]) {
+                    rest_ids.push_back(v.track_ids[i]);
+                    rest_rows.push_back(Eigen::Index(i));
+                }
+            const auto id = library.store_projection(p);
+            library.add_projection_points(id, rest_ids, select_rows(Y, rest_rows));
+            result.update = how;
+            result.seconds = elapsed();
+            return result;
+        }
         Projection p;
         p.key = key;
         p.track_ids = v.track_ids;
@@ -191,7 +305,8 @@ MapResult update_map(Library& library, const MapSpec& spec, bool place_new, bool
         result.seconds = elapsed();
         return result;  // unchanged
     }
-    if (!place_new) {
+    // A sample-fitted map places every track outside its sample with transform() anyway.
+    if (!place_new && !(spec.fit_sample > 0 && spec.method == "umap")) {
         result.note = "tracks were added (--place-new keeps the old points where they are)";
         return fit_all(MapUpdate::refitted);
     }
@@ -199,9 +314,9 @@ MapResult update_map(Library& library, const MapSpec& spec, bool place_new, bool
     const RowMatrixF queries = select_rows(v.rows, new_rows);
     RowMatrixF placed;
     if (spec.method == "umap") {
-        placed = project::Umap<float>::from_embedding(X_fit, fitted_coords,
-                                                      umap_options(spec, threads))
-                     .transform(queries);
+        placed =
+            project::Umap<float>::from_embedding(X_fit, fitted_coords, umap_options(spec, threads))
+                .transform(queries);
     } else {
         // t-SNE has no transform() yet: nearest fitted tracks' positions, interpolated.
         placed = interpolate_positions(X_fit, fitted_coords, queries);
@@ -226,8 +341,7 @@ ChunkPath chunk_path(Library& library, const MapSpec& spec, std::int64_t track_i
     if (!outputs || outputs->chunks == 0) return path;
     const auto model = library.model(spec.model_id);
     const int dim = spec.source == Source::embedding ? outputs->embedding_dim : outputs->n_tags;
-    const auto& values =
-        spec.source == Source::embedding ? outputs->embeddings : outputs->taggrams;
+    const auto& values = spec.source == Source::embedding ? outputs->embeddings : outputs->taggrams;
     RowMatrixF chunks(outputs->chunks, dim);
     std::copy(values.begin(), values.end(), chunks.data());
 
@@ -257,7 +371,8 @@ ChunkPath chunk_path(Library& library, const MapSpec& spec, std::int64_t track_i
         p.index = c;
         p.start_seconds = c * path.hop_seconds;
         p.coords.assign(placed.row(c).data(), placed.row(c).data() + spec.dims);
-        const float* tags = outputs->taggrams.data() + std::size_t(c) * std::size_t(outputs->n_tags);
+        const float* tags =
+            outputs->taggrams.data() + std::size_t(c) * std::size_t(outputs->n_tags);
         std::vector<int> order(std::size_t(outputs->n_tags));
         for (int t = 0; t < outputs->n_tags; ++t) order[std::size_t(t)] = t;
         const int take = std::min(n_tags, outputs->n_tags);
@@ -267,8 +382,8 @@ ChunkPath chunk_path(Library& library, const MapSpec& spec, std::int64_t track_i
         for (int t = 0; t < take; ++t) {
             const int i = order[std::size_t(t)];
             const bool named = model && std::size_t(i) < model->tag_names.size();
-            p.top_tags.push_back({named ? model->tag_names[std::size_t(i)] : "tag" + std::to_string(i),
-                                  tags[i]});
+            p.top_tags.push_back(
+                {named ? model->tag_names[std::size_t(i)] : "tag" + std::to_string(i), tags[i]});
         }
         path.chunks.push_back(std::move(p));
     }

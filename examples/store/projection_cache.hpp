@@ -7,6 +7,9 @@
 #include <cstdint>
 #include <functional>
 #include <string>
+#include <vector>
+
+#include <tagmap/project/umap.hpp>
 
 #include "library.hpp"
 
@@ -18,9 +21,12 @@ struct MapSpec {
     std::string method = "umap";  ///< umap | tsne
     int dims = 2;
     std::uint64_t seed = 42;
-    int n_neighbors = 15;     ///< UMAP
-    double min_dist = 0.1;    ///< UMAP
-    double perplexity = 30;   ///< t-SNE; capped at (N - 1) / 3 for small libraries
+    int n_neighbors = 15;    ///< UMAP
+    double min_dist = 0.1;   ///< UMAP
+    double perplexity = 30;  ///< t-SNE; capped at (N - 1) / 3 for small libraries
+    /// UMAP at scale: fit on a seeded sample of this many tracks and place the others with
+    /// transform() (fit_sample_umap); 0 = fit on every track. Part of the cache key.
+    std::int64_t fit_sample = 0;
 };
 
 enum class MapUpdate { unchanged, fitted, placed_new, refitted };
@@ -41,10 +47,29 @@ MapSpec map_spec(const ProjectionKey& key);
 /// SHA-256 of (track id, vector bytes) rows, in the given order.
 std::string rows_digest(const std::vector<std::int64_t>& ids, const RowMatrixF& rows);
 
+/// The rows of a seeded sample of `m` of the tracks `ids`: those whose mixed (seed, id) hash
+/// is smallest, so a track's membership depends only on its id and the seed (tracks added
+/// later displace few). Sorted; all rows when m >= ids.size().
+std::vector<Eigen::Index> fit_sample_rows(const std::vector<std::int64_t>& ids, std::int64_t m,
+                                          std::uint64_t seed);
+
+/// Rows placed by transform() in one batch of fit_sample_umap (umap transform() runs
+/// n_epochs / 3 or 30 epochs for batches over 10,000 points).
+inline constexpr Eigen::Index kTransformBatch = 20000;
+
+/// UMAP of the rows of X fitted on the rows `sample` only; every other row placed into that
+/// map with transform(), in batches of `batch` consecutive rows run on `options.threads`
+/// workers (one thread each; the result does not depend on the thread count). Returns
+/// X.rows() x dims; the fitted rows' positions are the fit's.
+RowMatrixF fit_sample_umap(const RowMatrixF& X, const std::vector<Eigen::Index>& sample,
+                           const project::UmapOptions& options,
+                           Eigen::Index batch = kTransformBatch);
+
 /// Brings the cached map of `spec` up to date. place_new: tracks added since the fit are
 /// placed without moving the others, with UMAP transform(), or on a t-SNE map (no
 /// transform yet) at the inverse-distance-weighted mean of their 5 nearest fitted tracks'
-/// positions. refit: always refit. Throws InvalidArgument when the model has fewer than 3 embedded tracks.
+/// positions. refit: always refit. Throws InvalidArgument when the model has fewer than 3 embedded
+/// tracks.
 MapResult update_map(Library& library, const MapSpec& spec, bool place_new, bool refit,
                      int threads = 0);
 
@@ -52,7 +77,7 @@ MapResult update_map(Library& library, const MapSpec& spec, bool place_new, bool
 struct ChunkPoint {
     int index = 0;
     double start_seconds = 0;
-    std::vector<float> coords;   ///< dims values
+    std::vector<float> coords;  ///< dims values
     std::vector<TagScore> top_tags;
 };
 
@@ -67,7 +92,6 @@ struct ChunkPath {
 /// tracks (the map does not change; UMAP's transform() would throw a track's chunks far off
 /// a small map); plus each chunk's top `n_tags` tags. Empty if the track has no
 /// chunk outputs for the model.
-ChunkPath chunk_path(Library& library, const MapSpec& spec, std::int64_t track_id,
-                     int n_tags = 5);
+ChunkPath chunk_path(Library& library, const MapSpec& spec, std::int64_t track_id, int n_tags = 5);
 
 }  // namespace tagmap::store

@@ -122,7 +122,7 @@ const tagmap = {
     const r = $('#map').getBoundingClientRect();
     return { x: r.left + x, y: r.top + y };
   },
-  layerIds() { return [...pointsDeck.props.layers, ...deckgl.props.layers].map((l) => l.id); },
+  layerIds() { return deckgl.props.layers.map((l) => l.id); },
   select(id) { return selectTrack(id); },
   allPositions() {
     const o = {};
@@ -135,8 +135,7 @@ const tagmap = {
     const t0 = performance.now();
     const settled = () => busy === 0 && (renderedSinceChange ||
       // a render() whose layers changed nothing draws no frame
-      (performance.now() - lastRender > 200 && !deckgl.needsRedraw({ clearRedrawFlags: false }) &&
-       !pointsDeck.needsRedraw({ clearRedrawFlags: false })));
+      (performance.now() - lastRender > 200 && !deckgl.needsRedraw({ clearRedrawFlags: false })));
     while (!settled()) {
       if (performance.now() - t0 > timeoutMs) throw new Error('page did not settle');
       await sleep(25);
@@ -167,52 +166,46 @@ function makeView(dims, controller) {
     : new deckgl_ns.OrthographicView({ id: 'map', flipY: false, controller });
 }
 
-// Two canvases, one view state: `pointsDeck` draws every point and redraws only when the
-// camera, the colours or the visibility change; `deckgl` above it (transparent, with the
-// controller) draws the hover ring, the selection, the chunk path and the labels. Hovering
-// or playing redraws a handful of marks, not 100k points: without a GPU (software WebGL)
-// a frame of 100k points takes seconds here.
+// One Deck, one canvas. The points layer keeps its props (binary attributes) between frames:
+// hover, selection, chunk path and labels are small layers of their own, so a hover
+// changes a one-point layer and never re-uploads the points. (Drawing the points on a
+// canvas of their own and the marks on a second one was tried: under software WebGL the
+// second context made the first frame of 100k points three times slower.)
 let pointsDirty = false, overlayDirty = false;
 const settleFrame = () => { renderedSinceChange = !pointsDirty && !overlayDirty; };
-const pointsDeck = new deckgl_ns.Deck({
-  parent: $('#map'),
-  views: makeView(S.dims, false),
-  viewState: { target: [0, 0, 0], zoom: 0 },
-  layers: [],
-  onAfterRender: () => {
-    ++frames;
-    pointsDirty = false;
-    settleFrame();
-    if (data.n && tagmap.timings.firstPoints == null) tagmap.timings.firstPoints = performance.now();
-    if (data.n && coloredPending) { coloredPending = false; tagmap.timings.colored = performance.now(); }
-  },
-  onError: (e) => showError(e, 'rendering'),
-});
+let pointsFrameWaiters = [];
+/** Resolves after the next frame that draws the points (at once when none is pending). */
+function pointsFrame() {
+  if (!pointsDirty) return Promise.resolve();
+  return new Promise((resolve) => pointsFrameWaiters.push(resolve));
+}
 const deckgl = new deckgl_ns.Deck({
   parent: $('#map'),
   views: makeView(S.dims, true),
   viewState: { target: [0, 0, 0], zoom: 0 },
   layers: [],
   onViewStateChange: ({ viewState: vs }) => { setViewState(vs); },
-  onAfterRender: () => { overlayDirty = false; settleFrame(); },
+  onAfterRender: () => {
+    ++frames;
+    pointsDirty = overlayDirty = false;
+    settleFrame();
+    const waiters = pointsFrameWaiters;
+    pointsFrameWaiters = [];
+    waiters.forEach((w) => w());
+    if (data.n && tagmap.timings.firstPoints == null) tagmap.timings.firstPoints = performance.now();
+    if (data.n && coloredPending) { coloredPending = false; tagmap.timings.colored = performance.now(); }
+  },
   onError: (e) => showError(e, 'rendering'),
   getCursor: ({ isDragging }) => (isDragging ? 'grabbing' : cardFor >= 0 ? 'pointer' : 'grab'),
 });
-// The canvases sit below the page's overlays (lasso, card, status), the points' lowest.
-for (const c of [...$('#map').querySelectorAll('canvas')].reverse()) {
-  c.style.position = 'absolute';
-  c.style.left = '0';
-  c.style.top = '0';
-  $('#map').prepend(c);
-}
+// The canvas sits below the page's overlays (lasso, card, status).
+$('#map').prepend($('#map canvas'));
 function setViews(dims) {
-  pointsDeck.setProps({ views: makeView(dims, false) });
   deckgl.setProps({ views: makeView(dims, true) });
 }
 
 function setViewState(vs) {
   viewState = vs;
-  pointsDeck.setProps({ viewState: vs });
   deckgl.setProps({ viewState: vs });
   pointsDirty = overlayDirty = true;
   renderedSinceChange = false;
@@ -251,7 +244,8 @@ function boxLayer() {
 }
 
 let lastRender = 0;
-let pointsDrawn = null;   // the pointData (and dims) that pointsDeck was last given
+let pointsDrawn = null;   // the pointData (and dims) of pointsLayers
+let pointsLayers = [];    // the box (3D) and the points: rebuilt only when they change
 function render() {
   renderedSinceChange = false;
   lastRender = performance.now();
@@ -277,7 +271,7 @@ function render() {
     pointsDrawn = data.pointData;
     if (pointsDrawn) pointsDrawn.dims = data.dims;
     pointsDirty = true;
-    pointsDeck.setProps({ layers: base });
+    pointsLayers = base;
   }
   if (cardFor >= 0 && cardFor < data.n) {
     layers.push(new deckgl_ns.ScatterplotLayer({
@@ -336,7 +330,7 @@ function render() {
     }));
   }
   overlayDirty = true;
-  deckgl.setProps({ layers });
+  deckgl.setProps({ layers: [...pointsLayers, ...layers] });
 }
 
 // ---------------------------------------------------------------------------------------
@@ -450,9 +444,17 @@ async function loadMap({ keepView = false, cam = null } = {}) {
   renderedSinceChange = false;
   try {
     setStatus('Loading the map…');
-    const tracksPromise = loadTracks(S.model).catch((e) => { showError(e, 'track list'); });
+    // Large maps: the track details (a summary of every track: megabytes of JSON to parse)
+    // are fetched once the points are on screen, so they do not delay the first frame.
+    let tracksPromise = null;
+    const startTracks = () => {
+      tracksPromise = tracksPromise || loadTracks(S.model).catch((e) => { showError(e, 'track list'); });
+      return tracksPromise;
+    };
+    if (trackCache.has(S.model)) startTracks();   // already loaded, or loading
     const m = await fetchMap(gen);
     if (!m) return;
+    if (m.n <= 20000) startTracks();
     const pos = new Float32Array(m.n * 3);
     for (let i = 0; i < m.n; ++i)
       for (let d = 0; d < m.dims; ++d) pos[i * 3 + d] = m.coords[i * m.dims + d];
@@ -475,7 +477,11 @@ async function loadMap({ keepView = false, cam = null } = {}) {
     setStatus(m.n ? '' : 'This map has no points yet.');
     updateInfo();
     if (player.id != null) loadChunks(player.id);
-    await tracksPromise;
+    if (!tracksPromise) {
+      await pointsFrame();
+      if (gen !== generation) return;
+    }
+    await startTracks();
   } catch (e) {
     if (gen === generation) { setStatus(''); showError(e, 'map'); }
   } finally {

@@ -4,6 +4,7 @@
 
 #include <tagmap/core/error.hpp>
 
+#include <tagmap/weights/madmom_reader.hpp>
 #include <tagmap/weights/pth_reader.hpp>
 #include <tagmap/weights/tmw_writer.hpp>
 #include <tagmap/weights/weight_file.hpp>
@@ -13,6 +14,7 @@
 #include <tagmap/audio/resample.hpp>
 
 #include <tagmap/models/registry.hpp>
+#include <tagmap/models/sequence_model.hpp>
 
 #include <tagmap/embed/aggregate.hpp>
 #include <tagmap/embed/pipeline.hpp>

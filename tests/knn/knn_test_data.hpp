@@ -5,7 +5,7 @@
 
 #include <Eigen/Core>
 
-#include "tagmap/project/random.hpp"
+#include "tagmap/core/random.hpp"
 
 namespace tagmap::test {
 
@@ -13,7 +13,7 @@ using RowMatrixF = Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::R
 
 /// Gaussian clusters with a spread of scales: neighbourhoods are non-trivial at every level.
 inline RowMatrixF clusters(int n, int dims, int n_clusters, std::uint64_t seed) {
-    project::Rng rng(seed);
+    tagmap::Rng rng(seed);
     RowMatrixF centres(n_clusters, dims);
     for (int c = 0; c < n_clusters; ++c)
         for (int d = 0; d < dims; ++d) centres(c, d) = static_cast<float>(4.0 * rng.normal());

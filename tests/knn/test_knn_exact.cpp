@@ -5,12 +5,15 @@
 #include <Eigen/Core>
 #include <algorithm>
 #include <cmath>
+#include <limits>
 #include <numeric>
+#include <string>
 #include <vector>
 
-#include "tagmap/project/knn.hpp"
-#include "tagmap/project/random.hpp"
+#include "tagmap/core/random.hpp"
+#include "tagmap/project/knn/knn.hpp"
 
+using namespace tagmap;
 using namespace tagmap::project;
 
 namespace {
@@ -160,4 +163,26 @@ TEST(ExactKnn, RejectsBadInput) {
     EXPECT_THROW(exact_knn(Eigen::MatrixXd(0, 3), 1), tagmap::InvalidArgument);
     EXPECT_THROW(knn_query(X, random_points(4, 5, 9), 3), tagmap::InvalidArgument);
     EXPECT_THROW(exact_knn(X, 3, Metric::euclidean, -1), tagmap::InvalidArgument);
+}
+
+TEST(ExactKnn, ANonFiniteValueIsReportedAtItsOwnRow) {
+    // Issue 17: the NaN column mean used for centring made every row non-finite ("row 0").
+    Eigen::MatrixXf X = Eigen::MatrixXf::Random(50, 4);
+    X(3, 2) = std::numeric_limits<float>::quiet_NaN();
+    for (Metric metric : {Metric::euclidean, Metric::cosine}) {
+        try {
+            (void)exact_knn(X, 5, metric, 1);
+            ADD_FAILURE() << "no exception for " << metric_name(metric);
+        } catch (const tagmap::InvalidArgument& e) {
+            EXPECT_NE(std::string(e.what()).find("row 3 "), std::string::npos) << e.what();
+        }
+    }
+    X(3, 2) = 0;
+    X(40, 0) = std::numeric_limits<float>::infinity();
+    try {
+        (void)exact_knn(X, 5, Metric::euclidean, 1);
+        ADD_FAILURE() << "no exception";
+    } catch (const tagmap::InvalidArgument& e) {
+        EXPECT_NE(std::string(e.what()).find("row 40 "), std::string::npos) << e.what();
+    }
 }

@@ -5,10 +5,11 @@
 #include <Eigen/Core>
 
 #include "knn_test_data.hpp"
-#include "tagmap/project/knn.hpp"
-#include "tagmap/project/nn_descent.hpp"
-#include "tagmap/project/random.hpp"
+#include "tagmap/project/knn/knn.hpp"
+#include "tagmap/project/knn/nn_descent.hpp"
+#include "tagmap/core/random.hpp"
 
+using namespace tagmap;
 using namespace tagmap::project;
 using tagmap::test::clusters;
 using tagmap::test::RowMatrixF;

@@ -1,4 +1,4 @@
-// parallel.hpp: parallel_rounds runs every block of every round once, the between() step on
+// core/parallel.hpp: parallel_rounds runs every block of every round once, the between() step on
 // the caller's thread after each round with the other threads held, and rethrows the first
 // exception after all threads stopped.
 #include <gtest/gtest.h>
@@ -8,9 +8,9 @@
 #include <thread>
 #include <vector>
 
-#include "tagmap/project/parallel.hpp"
+#include "tagmap/core/parallel.hpp"
 
-namespace tp = tagmap::project;
+namespace tp = tagmap;
 
 TEST(ParallelRounds, EveryBlockOfEveryRoundOnceAndBetweenOnTheCaller) {
     constexpr int kRounds = 7;

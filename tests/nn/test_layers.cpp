@@ -32,6 +32,13 @@ Vec random_vec(std::size_t n, std::mt19937& rng, float lo = -1.0f, float hi = 1.
     return v;
 }
 
+/// The first 64-byte aligned float of `v` (which has 16 floats of slack): the GEMM's
+/// packing buffers are written with aligned AVX stores.
+float* aligned64(std::vector<float>& v) {
+    auto p = reinterpret_cast<std::uintptr_t>(v.data());
+    return reinterpret_cast<float*>((p + 63) / 64 * 64);
+}
+
 /// A named set of float32 tensors, as a checkpoint would hold them.
 struct Checkpoint {
     std::map<std::string, std::pair<std::vector<std::int64_t>, Vec>> tensors;
@@ -78,7 +85,7 @@ Vec run(const Checkpoint& ck, const Vec& in) {
         << (binder.problems().empty() ? "" : binder.problems()[0]);
     std::vector<float> work(L::work_floats + 16);
     Vec out(L::Out::size, std::nanf(""));
-    layer.forward(in.data(), out.data(), work.data());
+    layer.forward(in.data(), out.data(), aligned64(work));
     return out;
 }
 
@@ -178,7 +185,7 @@ TEST(Gemm, MatchesNaiveProductBeyondEachBlockingCap) {
                 want[i * N + j] = float(acc);
             }
         std::vector<float> work(gemm::work_floats(M, N, K) + 16);
-        gemm::multiply_add(M, N, K, A.data(), B.data(), C.data(), work.data());
+        gemm::multiply_add(M, N, K, A.data(), B.data(), C.data(), aligned64(work));
         SCOPED_TRACE(std::to_string(M) + "x" + std::to_string(N) + "x" + std::to_string(K));
         expect_near(C, want, 1e-5f);
     }

@@ -16,9 +16,10 @@
 #include <nlohmann/json.hpp>
 
 #include "fixtures.hpp"
-#include "tagmap/project/label_similarity.hpp"
-#include "tagmap/project/random.hpp"
+#include "tagmap/project/metrics/label_similarity.hpp"
+#include "tagmap/core/random.hpp"
 
+using namespace tagmap;
 using namespace tagmap::project;
 using nlohmann::json;
 using RowMatrixF = Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
@@ -208,7 +209,7 @@ TEST(LabelSimilarity, HandCaseWorkedValues) {
 }
 
 TEST(LabelSimilarity, LeaveOneOutCentroidIsTheOtherRowsMean) {
-    tagmap::project::Rng rng(7);
+    tagmap::Rng rng(7);
     RowMatrixD x(9, 5);
     for (Eigen::Index i = 0; i < x.rows(); ++i)
         for (Eigen::Index d = 0; d < x.cols(); ++d) x(i, d) = rng.normal() + 3.0;
@@ -233,7 +234,7 @@ TEST(LabelSimilarity, LeaveOneOutCentroidIsTheOtherRowsMean) {
 
 // Centering makes the figures invariant to a common offset; uncentered cosines are not.
 TEST(LabelSimilarity, CenteringRemovesACommonOffset) {
-    tagmap::project::Rng rng(11);
+    tagmap::Rng rng(11);
     RowMatrixD x(40, 6);
     std::vector<int> labels(40);
     for (int i = 0; i < 40; ++i) {
@@ -434,7 +435,7 @@ TEST(LabelSimilarity, PairwiseFiguresCanBeSkipped) {
 // bit-identical results for any thread count.
 TEST(LabelSimilarity, LargerSetMatchesDirectComputationForAnyThreadCount) {
     const int n = 2300, dims = 8, groups = 7;
-    tagmap::project::Rng rng(2026);
+    tagmap::Rng rng(2026);
     RowMatrixF x(n, dims);
     std::vector<int> labels(n);
     for (int i = 0; i < n; ++i) {

@@ -6,10 +6,11 @@
 #include <limits>
 #include <vector>
 
-#include "tagmap/project/metrics.hpp"
-#include "tagmap/project/tsne.hpp"
+#include "tagmap/project/metrics/metrics.hpp"
+#include "tagmap/project/tsne/tsne.hpp"
 #include "tsne_test_support.hpp"
 
+using namespace tagmap;
 using namespace tagmap::project;
 using Gradient = TsneOptions::Gradient;
 

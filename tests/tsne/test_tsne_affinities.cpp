@@ -4,12 +4,13 @@
 #include <cmath>
 #include <cstring>
 
-#include "tagmap/project/knn.hpp"
-#include "tagmap/project/pca.hpp"
-#include "tagmap/project/tsne.hpp"
-#include "tagmap/project/tsne_affinities.hpp"
+#include "tagmap/project/knn/knn.hpp"
+#include "tagmap/project/tsne/pca.hpp"
+#include "tagmap/project/tsne/tsne.hpp"
+#include "tagmap/project/tsne/affinities.hpp"
 #include "tsne_test_support.hpp"
 
+using namespace tagmap;
 using namespace tagmap::project;
 
 TEST(TsneAffinities, MatchesScikitLearnJointProbabilities) {

@@ -5,9 +5,10 @@
 #include <cstdio>
 #include <vector>
 
-#include "tagmap/project/tsne.hpp"
+#include "tagmap/project/tsne/tsne.hpp"
 #include "tsne_test_support.hpp"
 
+using namespace tagmap;
 using namespace tagmap::project;
 using Gradient = TsneOptions::Gradient;
 

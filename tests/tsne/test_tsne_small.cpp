@@ -3,9 +3,10 @@
 // and the parallel loops are checked for memory errors there too.
 #include <gtest/gtest.h>
 
-#include "tagmap/project/tsne.hpp"
+#include "tagmap/project/tsne/tsne.hpp"
 #include "tsne_test_support.hpp"
 
+using namespace tagmap;
 using namespace tagmap::project;
 using Gradient = TsneOptions::Gradient;
 

@@ -9,8 +9,8 @@
 #include <vector>
 
 #include "fixtures.hpp"
-#include "tagmap/project/random.hpp"
-#include "tagmap/project/tsne_affinities.hpp"
+#include "tagmap/core/random.hpp"
+#include "tagmap/project/tsne/affinities.hpp"
 
 namespace tagmap::test {
 
@@ -79,7 +79,7 @@ struct Clusters {
 
 inline Clusters make_clusters(int clusters, int per_cluster, int dims, double separation,
                               std::uint64_t seed) {
-    project::Rng rng(seed);
+    tagmap::Rng rng(seed);
     Eigen::MatrixXd centres(clusters, dims);
     for (int c = 0; c < clusters; ++c)
         for (int d = 0; d < dims; ++d) centres(c, d) = separation * rng.normal();

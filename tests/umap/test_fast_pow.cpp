@@ -6,7 +6,7 @@
 #include <cmath>
 #include <vector>
 
-#include "tagmap/project/fast_pow.hpp"
+#include "tagmap/project/umap/fast_pow.hpp"
 
 namespace tp = tagmap::project;
 

@@ -6,6 +6,7 @@
 #include <filesystem>
 #include <fstream>
 #include <iterator>
+#include <limits>
 #include <string>
 
 #include <unistd.h>
@@ -100,4 +101,26 @@ TEST(ProjectCli, BadInputFailsClearlyAndWritesNothing) {
     EXPECT_NE(run("--in " + scratch("missing.npy").string() + " --out " + out.string()), 0);
     EXPECT_NE(run("--dims 5 --in " + in.string() + " --out " + out.string()), 0);
     EXPECT_FALSE(fs::exists(out));
+}
+
+TEST(ProjectCli, ANonFiniteValueIsReportedAtItsRow) {
+    // Issue 17: a NaN in row 3 was reported as "row 0" (the NaN column mean had spread to
+    // every centred row; t-SNE's PCA spread it likewise).
+    const auto data = tagmap::test::gaussian_clusters(400, 4, 10, 4.0, 9);
+    xt::xarray<float> array = xt::zeros<float>({std::size_t(400), std::size_t(10)});
+    for (std::size_t i = 0; i < 400; ++i)
+        for (std::size_t j = 0; j < 10; ++j)
+            array(i, j) = data.points(Eigen::Index(i), Eigen::Index(j));
+    array(3, 4) = std::numeric_limits<float>::quiet_NaN();
+    const auto in = scratch("nan_row3.npy");
+    xt::dump_npy(in.string(), array);
+    const auto out = scratch("never_nan.npy");
+    for (const std::string method : {"umap", "tsne"}) {
+        fs::remove(out);
+        EXPECT_NE(run("--method " + method + " --in " + in.string() + " --out " + out.string()), 0);
+        const std::string message = file_bytes(scratch("stderr.txt"));
+        EXPECT_NE(message.find("row 3 "), std::string::npos) << method << ": " << message;
+        EXPECT_EQ(message.find("row 0 "), std::string::npos) << method << ": " << message;
+        EXPECT_FALSE(fs::exists(out));
+    }
 }

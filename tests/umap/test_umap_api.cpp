@@ -4,7 +4,7 @@
 
 #include <cstring>
 
-#include "tagmap/project/umap.hpp"
+#include "tagmap/project/umap/umap.hpp"
 #include "umap_test_util.hpp"
 
 namespace tp = tagmap::project;

@@ -3,8 +3,8 @@
 // scikit-learn by the knn area).
 #include <gtest/gtest.h>
 
-#include "tagmap/project/metrics.hpp"
-#include "tagmap/project/umap.hpp"
+#include "tagmap/project/metrics/metrics.hpp"
+#include "tagmap/project/umap/umap.hpp"
 #include "umap_test_util.hpp"
 
 namespace tp = tagmap::project;

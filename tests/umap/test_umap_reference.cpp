@@ -7,10 +7,10 @@
 #include <map>
 #include <utility>
 
-#include "tagmap/project/fuzzy_graph.hpp"
-#include "tagmap/project/knn.hpp"
-#include "tagmap/project/spectral.hpp"
-#include "tagmap/project/umap_ab.hpp"
+#include "tagmap/project/umap/fuzzy_graph.hpp"
+#include "tagmap/project/knn/knn.hpp"
+#include "tagmap/project/umap/spectral.hpp"
+#include "tagmap/project/umap/ab.hpp"
 #include "umap_test_util.hpp"
 
 namespace tp = tagmap::project;

@@ -10,7 +10,7 @@
 #include <vector>
 
 #include "fixtures.hpp"
-#include "tagmap/project/random.hpp"
+#include "tagmap/core/random.hpp"
 
 namespace tagmap::test {
 
@@ -45,7 +45,7 @@ struct Clusters {
 /// centres drawn N(0, centre_scale^2); point i belongs to cluster i % clusters.
 inline Clusters gaussian_clusters(int n, int clusters, int dims, double centre_scale,
                                   std::uint64_t seed) {
-    project::Rng rng(seed);
+    tagmap::Rng rng(seed);
     Eigen::MatrixXf centres(clusters, dims);
     for (int c = 0; c < clusters; ++c)
         for (int d = 0; d < dims; ++d) centres(c, d) = float(rng.normal() * centre_scale);

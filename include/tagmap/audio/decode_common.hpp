@@ -38,18 +38,20 @@ namespace detail {
 /// IoError unless `path` names something that can be opened as a file.
 inline void require_file(const std::filesystem::path& path) {
     std::error_code ec;
-    if (!std::filesystem::exists(path, ec)) throw IoError("audio file not found: " + path.string());
+    if (!std::filesystem::exists(path, ec))
+        TAGMAP_THROW(IoError("audio file not found: " + path.string()));
     if (std::filesystem::is_directory(path, ec))
-        throw IoError("audio path is a directory, not a file: " + path.string());
+        TAGMAP_THROW(IoError("audio path is a directory, not a file: " + path.string()));
 }
 
 /// AudioError for header facts no decoder can work with.
 inline void check_header(const AudioInfo& info, const std::filesystem::path& path) {
-    if (info.channels <= 0) throw AudioError("audio file has no channels: " + path.string());
+    if (info.channels <= 0)
+        TAGMAP_THROW(AudioError("audio file has no channels: " + path.string()));
     if (info.sample_rate < kMinSampleRate || info.sample_rate > kMaxSampleRate)
-        throw AudioError("absurd sample rate " + std::to_string(info.sample_rate) +
-                         " Hz (accepted: " + std::to_string(kMinSampleRate) + ".." +
-                         std::to_string(kMaxSampleRate) + "): " + path.string());
+        TAGMAP_THROW(AudioError("absurd sample rate " + std::to_string(info.sample_rate) +
+                                " Hz (accepted: " + std::to_string(kMinSampleRate) + ".." +
+                                std::to_string(kMaxSampleRate) + "): " + path.string()));
 }
 
 /// Averages `frames` interleaved frames of `channels` samples into out[0..frames),
@@ -64,8 +66,8 @@ inline void mix_to_mono(const float* interleaved, std::size_t frames, std::size_
         for (std::size_t c = 0; c < channels; ++c) sum += interleaved[f * channels + c];
         const float mono = channels == 1 ? sum : sum * inv_channels;
         if (!std::isfinite(mono))
-            throw AudioError("non-finite sample (NaN or Inf) at frame " +
-                             std::to_string(first_frame + f) + ": " + path.string());
+            TAGMAP_THROW(AudioError("non-finite sample (NaN or Inf) at frame " +
+                                    std::to_string(first_frame + f) + ": " + path.string()));
         peak = std::max(peak, std::fabs(mono));
         out[f] = mono;
     }

@@ -20,7 +20,10 @@
 #include <type_traits>
 #include <vector>
 
-#include <tagmap/audio/decode.hpp>
+#include <tagmap/audio/decode_common.hpp>  // sample-rate limits
+#if TAGMAP_EXCEPTIONS
+#include <tagmap/audio/decode.hpp>  // kept for includers that rely on it
+#endif
 #include <tagmap/core/error.hpp>
 
 namespace tagmap::audio {
@@ -46,10 +49,10 @@ class Resampler {
         : input_rate_(input_rate), output_rate_(output_rate) {
         if (!(input_rate >= kMinSampleRate && input_rate <= kMaxSampleRate) ||
             !(output_rate >= kMinSampleRate && output_rate <= kMaxSampleRate))
-            throw AudioError("cannot resample from " + std::to_string(input_rate) + " Hz to " +
-                             std::to_string(output_rate) + " Hz: rates must lie in " +
-                             std::to_string(kMinSampleRate) + ".." +
-                             std::to_string(kMaxSampleRate) + " Hz");
+            TAGMAP_THROW(AudioError("cannot resample from " + std::to_string(input_rate) +
+                                    " Hz to " + std::to_string(output_rate) +
+                                    " Hz: rates must lie in " + std::to_string(kMinSampleRate) +
+                                    ".." + std::to_string(kMaxSampleRate) + " Hz"));
         if (input_rate == output_rate) return;  // pass-through
         const soxr_io_spec_t io = soxr_io_spec(SOXR_FLOAT32_I, SOXR_FLOAT32_I);
         const soxr_quality_spec_t quality = hq_quality_spec();
@@ -58,8 +61,8 @@ class Resampler {
         soxr_t handle = soxr_create(input_rate, output_rate, 1, &error, &io, &quality, &runtime);
         if (error != nullptr || handle == nullptr) {
             if (handle != nullptr) soxr_delete(handle);
-            throw AudioError(std::string("libsoxr could not create a resampler: ") +
-                             (error ? error : "unknown error"));
+            TAGMAP_THROW(AudioError(std::string("libsoxr could not create a resampler: ") +
+                                    (error ? error : "unknown error")));
         }
         soxr_.reset(handle);
         out_.resize(std::max<std::size_t>(output_block, 64));
@@ -123,9 +126,9 @@ class Resampler {
     void prime(std::size_t block, double seconds = 4.0) {
         if (passthrough() || block == 0) return;
         if (input_rate_ != std::floor(input_rate_) || output_rate_ != std::floor(output_rate_))
-            throw InvalidArgument("Resampler::prime needs integer sample rates, got " +
-                                  std::to_string(input_rate_) + " -> " +
-                                  std::to_string(output_rate_) + " Hz");
+            TAGMAP_THROW(InvalidArgument("Resampler::prime needs integer sample rates, got " +
+                                         std::to_string(input_rate_) + " -> " +
+                                         std::to_string(output_rate_) + " Hz"));
         const std::uint64_t period = input_period();
         const auto periods = static_cast<std::uint64_t>(
             std::ceil(seconds * input_rate_ / static_cast<double>(period)));
@@ -173,7 +176,7 @@ class Resampler {
         void operator()(soxr_t s) const { soxr_delete(s); }
     };
     static void check(soxr_error_t error) {
-        if (error != nullptr) throw AudioError(std::string("libsoxr failed: ") + error);
+        if (error != nullptr) TAGMAP_THROW(AudioError(std::string("libsoxr failed: ") + error));
     }
 
     double input_rate_;
@@ -189,8 +192,8 @@ inline std::vector<float> resample_oneshot(std::span<const float> in, double inp
     if (input_rate == output_rate) return {in.begin(), in.end()};
     if (!(input_rate >= kMinSampleRate && input_rate <= kMaxSampleRate) ||
         !(output_rate >= kMinSampleRate && output_rate <= kMaxSampleRate))
-        throw AudioError("cannot resample from " + std::to_string(input_rate) + " Hz to " +
-                         std::to_string(output_rate) + " Hz");
+        TAGMAP_THROW(AudioError("cannot resample from " + std::to_string(input_rate) + " Hz to " +
+                                std::to_string(output_rate) + " Hz"));
     std::vector<float> out(static_cast<std::size_t>(std::ceil(static_cast<double>(in.size()) *
                                                               output_rate / input_rate)) +
                            1);
@@ -200,7 +203,7 @@ inline std::vector<float> resample_oneshot(std::span<const float> in, double inp
     const soxr_error_t error =
         soxr_oneshot(input_rate, output_rate, 1, in.data(), in.size(), &used, out.data(),
                      out.size(), &produced, &io, &quality, nullptr);
-    if (error != nullptr) throw AudioError(std::string("libsoxr oneshot failed: ") + error);
+    if (error != nullptr) TAGMAP_THROW(AudioError(std::string("libsoxr oneshot failed: ") + error));
     out.resize(produced);
     return out;
 }

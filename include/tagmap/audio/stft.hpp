@@ -2,15 +2,18 @@
 // |X|^2: the STFT half of torchaudio's Spectrogram(power=2).
 #pragma once
 
+#include <array>
 #include <cmath>
 #include <complex>
+#include <cstddef>
+#include <cstdint>
 #include <numbers>
 #include <span>
 #include <string>
 #include <vector>
 
-#include "tagmap/core/fftw_plan.hpp"
 #include "tagmap/core/error.hpp"
+#include "tagmap/core/fftw_plan.hpp"
 
 namespace tagmap::audio {
 
@@ -20,7 +23,8 @@ namespace tagmap::audio {
 /// ~6e-5 dB, so following torch keeps tagmap within one ulp of torch's own window.
 inline std::vector<float> periodic_hann_window(int n) {
     if (n <= 0)
-        throw InvalidArgument("periodic_hann_window: size must be > 0, got " + std::to_string(n));
+        TAGMAP_THROW(
+            InvalidArgument("periodic_hann_window: size must be > 0, got " + std::to_string(n)));
     const auto step = static_cast<float>(2.0 * std::numbers::pi / n);
     std::vector<float> w(static_cast<std::size_t>(n));
     for (int i = 0; i < n; ++i) {
@@ -41,15 +45,17 @@ class ReflectPaddedStft {
     ReflectPaddedStft(int n_fft, int hop, std::span<const float> window)
         : n_fft_(n_fft), hop_(hop) {
         if (n_fft < 2 || n_fft % 2 != 0)
-            throw InvalidArgument("STFT: n_fft must be even and >= 2, got " +
-                                  std::to_string(n_fft));
-        if (hop < 1) throw InvalidArgument("STFT: hop must be >= 1, got " + std::to_string(hop));
+            TAGMAP_THROW(
+                InvalidArgument("STFT: n_fft must be even and >= 2, got " + std::to_string(n_fft)));
+        if (hop < 1)
+            TAGMAP_THROW(InvalidArgument("STFT: hop must be >= 1, got " + std::to_string(hop)));
         if (window.size() != static_cast<std::size_t>(n_fft))
-            throw InvalidArgument("STFT: window has " + std::to_string(window.size()) +
-                                  " values, n_fft is " + std::to_string(n_fft));
+            TAGMAP_THROW(InvalidArgument("STFT: window has " + std::to_string(window.size()) +
+                                         " values, n_fft is " + std::to_string(n_fft)));
         for (std::size_t i = 0; i < window.size(); ++i)
             if (!std::isfinite(window[i]))
-                throw InvalidArgument("STFT: window value " + std::to_string(i) + " is not finite");
+                TAGMAP_THROW(
+                    InvalidArgument("STFT: window value " + std::to_string(i) + " is not finite"));
         window_.assign(window.begin(), window.end());
         frame_ = FftwBuffer<double>(static_cast<std::size_t>(n_fft));
         spectrum_ = FftwBuffer<std::complex<double>>(static_cast<std::size_t>(n_bins()));
@@ -101,6 +107,90 @@ class ReflectPaddedStft {
     FftwBuffer<double> frame_;
     FftwBuffer<std::complex<double>> spectrum_;
     RealFftPlan<double> plan_;
+};
+
+/// A fixed-size forward DFT of N real values (N a power of two) in double precision with
+/// all tables and buffers inside the object: no heap, no planner, no lock, usable
+/// without exceptions. The static-memory models use it instead of FFTW; it matches
+/// FFTW's r2c transform to double rounding (radix-2, twiddles computed directly).
+template <std::size_t N>
+class FixedRealFft {
+    static_assert(N >= 2 && (N & (N - 1)) == 0, "FixedRealFft: N must be a power of two");
+
+  public:
+    static constexpr std::size_t n_bins = N / 2 + 1;
+
+    FixedRealFft() {
+        for (std::size_t k = 0; k < N / 2; ++k) {
+            const double angle = -2.0 * std::numbers::pi * static_cast<double>(k) / N;
+            twiddle_[k] = {std::cos(angle), std::sin(angle)};
+        }
+        for (std::size_t i = 0; i < N; ++i) {
+            std::size_t r = 0;
+            for (std::size_t bit = 1, v = i; bit < N; bit <<= 1, v >>= 1) r = (r << 1) | (v & 1);
+            reversed_[i] = static_cast<std::uint32_t>(r);
+        }
+    }
+
+    /// out[k] = sum_n in[n] e^{-2 pi i k n / N}, k < n_bins.
+    void execute(const double* in, std::complex<double>* out) noexcept {
+        for (std::size_t i = 0; i < N; ++i) work_[reversed_[i]] = {in[i], 0.0};
+        for (std::size_t half = 1; half < N; half <<= 1) {
+            const std::size_t stride = N / (2 * half);
+            for (std::size_t start = 0; start < N; start += 2 * half)
+                for (std::size_t j = 0; j < half; ++j) {
+                    const std::complex<double> t = twiddle_[j * stride] * work_[start + j + half];
+                    work_[start + j + half] = work_[start + j] - t;
+                    work_[start + j] += t;
+                }
+        }
+        for (std::size_t k = 0; k < n_bins; ++k) out[k] = work_[k];
+    }
+
+  private:
+    std::array<std::complex<double>, N / 2> twiddle_{};
+    std::array<std::uint32_t, N> reversed_{};
+    std::array<std::complex<double>, N> work_{};
+};
+
+/// ReflectPaddedStft with compile-time sizes on FixedRealFft: same frames, same power
+/// spectrum (to double rounding), all storage inside the object. The window is viewed,
+/// not copied: it must outlive the object (compiled weights always do).
+template <std::size_t NFft, std::size_t Hop>
+class FixedReflectStft {
+  public:
+    static constexpr std::size_t n_bins = NFft / 2 + 1;
+    static constexpr std::size_t min_samples = NFft / 2 + 1;
+
+    FixedReflectStft() = default;
+    explicit FixedReflectStft(std::span<const float, NFft> window) : window_(window.data()) {}
+
+    /// As ReflectPaddedStft::power (same preconditions).
+    void power(std::span<const float> samples, std::size_t t,
+               std::span<double, n_bins> power) noexcept {
+        const long n = static_cast<long>(samples.size());
+        const long start = static_cast<long>(t * Hop) - static_cast<long>(NFft / 2);
+        for (std::size_t i = 0; i < NFft; ++i) {
+            long j = start + static_cast<long>(i);
+            if (j < 0)
+                j = -j;
+            else if (j >= n)
+                j = 2 * (n - 1) - j;
+            frame_[i] = static_cast<double>(samples[static_cast<std::size_t>(j)]) *
+                        static_cast<double>(window_[i]);
+        }
+        fft_.execute(frame_.data(), spectrum_.data());
+        for (std::size_t k = 0; k < n_bins; ++k) {
+            const double re = spectrum_[k].real(), im = spectrum_[k].imag();
+            power[k] = re * re + im * im;
+        }
+    }
+
+  private:
+    const float* window_ = nullptr;
+    std::array<double, NFft> frame_{};
+    std::array<std::complex<double>, n_bins> spectrum_{};
+    FixedRealFft<NFft> fft_;
 };
 
 }  // namespace tagmap::audio

@@ -40,12 +40,12 @@ class Arena {
     /// Uses the host's block, which must be aligned to arena_alignment and hold `bytes`.
     Arena(std::span<std::byte> host, std::size_t bytes) : data_(host.data()), size_(host.size()) {
         if (host.size() < bytes)
-            throw InvalidArgument("tagmap::Arena: host buffer holds " +
-                                  std::to_string(host.size()) + " bytes, the model needs " +
-                                  std::to_string(bytes));
+            TAGMAP_THROW(InvalidArgument("tagmap::Arena: host buffer holds " +
+                                         std::to_string(host.size()) + " bytes, the model needs " +
+                                         std::to_string(bytes)));
         if (reinterpret_cast<std::uintptr_t>(host.data()) % arena_alignment != 0)
-            throw InvalidArgument("tagmap::Arena: host buffer is not aligned to " +
-                                  std::to_string(arena_alignment) + " bytes");
+            TAGMAP_THROW(InvalidArgument("tagmap::Arena: host buffer is not aligned to " +
+                                         std::to_string(arena_alignment) + " bytes"));
     }
 
     std::byte* data() const { return data_; }

@@ -41,7 +41,7 @@ class FftwBuffer {
     FftwBuffer() = default;
     explicit FftwBuffer(std::size_t n) : size_(n) {
         void* p = fftwf_malloc(sizeof(T) * (n == 0 ? 1 : n));
-        if (!p) throw std::bad_alloc();
+        if (!p) TAGMAP_THROW(std::bad_alloc());
         data_.reset(static_cast<T*>(p));
         for (std::size_t i = 0; i < n; ++i) data_.get()[i] = T{};
     }
@@ -68,7 +68,8 @@ class RealFftPlan {
     RealFftPlan() = default;
     RealFftPlan(int n, Real* in, std::complex<Real>* out) {
         if (n <= 0)
-            throw InvalidArgument("RealFftPlan: FFT size must be > 0, got " + std::to_string(n));
+            TAGMAP_THROW(
+                InvalidArgument("RealFftPlan: FFT size must be > 0, got " + std::to_string(n)));
         std::lock_guard lock(fftw_planner_mutex());
         if constexpr (std::is_same_v<Real, float>)
             plan_ =
@@ -77,8 +78,8 @@ class RealFftPlan {
             plan_ =
                 fftw_plan_dft_r2c_1d(n, in, reinterpret_cast<fftw_complex*>(out), FFTW_ESTIMATE);
         if (!plan_)
-            throw Error("RealFftPlan: FFTW could not plan a size-" + std::to_string(n) +
-                        " real FFT");
+            TAGMAP_THROW(Error("RealFftPlan: FFTW could not plan a size-" + std::to_string(n) +
+                               " real FFT"));
         n_ = n;
     }
     RealFftPlan(const RealFftPlan&) = delete;

@@ -35,7 +35,7 @@ class Chunker {
   public:
     Chunker(std::size_t window, ChunkOptions options = {})
         : window_(window), hop_(options.hop == 0 ? window : options.hop), buffer_(window) {
-        if (window == 0) throw InvalidArgument("Chunker: window length must be > 0");
+        if (window == 0) TAGMAP_THROW(InvalidArgument("Chunker: window length must be > 0"));
     }
 
     std::size_t window() const { return window_; }

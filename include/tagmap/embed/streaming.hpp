@@ -15,6 +15,11 @@
 //
 // After prepare(), push() performs no allocation, lock or syscall, provided the
 // model's forward() and the callback do not (tests/embed counts malloc calls).
+// examples/realtime_host is that worker pattern (SPSC rings; docs/embedding.md).
+//
+// Builds with -fno-exceptions -fno-rtti: try_prepare() reports bad arguments as a
+// Status; the remaining TAGMAP_THROW sites (push() before prepare, libsoxr failing to
+// create or run a resampler) are then fatal.
 #pragma once
 
 #include <algorithm>
@@ -28,7 +33,10 @@
 
 #include <tagmap/audio/resample.hpp>
 #include <tagmap/core/error.hpp>
-#include <tagmap/embed/pipeline.hpp>
+#include <tagmap/embed/chunk_embedder.hpp>
+#if TAGMAP_EXCEPTIONS
+#include <tagmap/embed/pipeline.hpp>  // kept for includers that rely on it
+#endif
 
 namespace tagmap::embed {
 
@@ -41,14 +49,31 @@ class StreamingEmbedder {
 
     StreamingEmbedder(M& model, Callback on_chunk, ChunkOptions options = {})
         : model_(&model), on_chunk_(std::move(on_chunk)), options_(options) {
-        if (!on_chunk_) throw InvalidArgument("StreamingEmbedder: on_chunk callback is empty");
+        if (!on_chunk_)
+            TAGMAP_THROW(InvalidArgument("StreamingEmbedder: on_chunk callback is empty"));
     }
 
     /// Sets up for a host sample rate (a whole number of Hz, 1 kHz..768 kHz) and the
     /// largest block the host will push. Allocates and primes the resampler (~10 ms);
     /// call it off the audio thread. Calling it again starts a fresh stream.
+    /// prepare() with bad arguments reported as a value (Errc::invalid_argument).
+    Status try_prepare(double host_rate, std::size_t max_block) {
+        if (max_block == 0)
+            return Status(Errc::invalid_argument, "StreamingEmbedder: max_block must be > 0");
+        if (!(host_rate >= audio::kMinSampleRate && host_rate <= audio::kMaxSampleRate) ||
+            host_rate != static_cast<double>(static_cast<long long>(host_rate)))
+            return Status(Errc::invalid_argument,
+                          "StreamingEmbedder: host rate must be a whole number of Hz in ")
+                .append(audio::kMinSampleRate)
+                .append("..")
+                .append(audio::kMaxSampleRate);
+        prepare(host_rate, max_block);
+        return Status::success();
+    }
+
     void prepare(double host_rate, std::size_t max_block) {
-        if (max_block == 0) throw InvalidArgument("StreamingEmbedder: max_block must be > 0");
+        if (max_block == 0)
+            TAGMAP_THROW(InvalidArgument("StreamingEmbedder: max_block must be > 0"));
         resampler_.reset();
         embedder_.reset();
         resampler_ = std::make_unique<audio::Resampler>(host_rate, audio::kModelSampleRate,
@@ -77,7 +102,7 @@ class StreamingEmbedder {
 
     /// Feeds n mono samples at the host rate (any n; max_block is not enforced).
     void push(const float* samples, std::size_t n) {
-        if (!embedder_) throw InvalidArgument("StreamingEmbedder: push() before prepare()");
+        if (!embedder_) TAGMAP_THROW(InvalidArgument("StreamingEmbedder: push() before prepare()"));
         while (n > 0) {
             const std::size_t take = std::min(n, stage_block_ - stage_fill_);
             std::copy_n(samples, take, stage_.data() + stage_fill_);

@@ -80,4 +80,12 @@ using MusicnnMtat = Musicnn<204, 51, 64, 200>;
 /// MusiCNN for the Million Song Dataset: 512 back-end channels, 500-d embedding.
 using MusicnnMsd = Musicnn<204, 51, 512, 500>;
 
+/// The static-memory configuration (no heap, fixed-size FFT; see tagging_model.hpp and
+/// docs/embedding.md), e.g. for weights compiled in with tagmap-convert --emit-header.
+template <std::size_t FrontVertical, std::size_t FrontHorizontal, std::size_t Backend,
+          std::size_t DenseWidth, std::size_t NMels = 96, std::size_t InputSamples = 48000>
+using StaticMusicnn = TaggingModel<
+    MusicnnArch<FrontVertical, FrontHorizontal, Backend, DenseWidth, NMels, InputSamples>, true>;
+using StaticMusicnnMtat = StaticMusicnn<204, 51, 64, 200>;
+
 }  // namespace tagmap::models

@@ -28,11 +28,10 @@ struct BatchNorm {
 
         void bind(ParamBinder& binder) {
             float* p = binder.claim(param_floats).data();
-            std::vector<double> scale, shift;
-            read_batch_norm(binder, std::string(Name.view()), Channels, scale, shift);
+            const BatchNormTensors bn = view_batch_norm(binder, Name.view(), Channels);
             for (std::size_t c = 0; c < Channels; ++c) {
-                p[c] = static_cast<float>(scale[c]);
-                p[Channels + c] = static_cast<float>(shift[c]);
+                p[c] = bn.complete() ? static_cast<float>(bn.scale(c)) : 0.0f;
+                p[Channels + c] = bn.complete() ? static_cast<float>(bn.shift(c)) : 0.0f;
             }
             params = p;
         }

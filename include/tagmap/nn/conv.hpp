@@ -115,7 +115,7 @@ struct Conv2d {
         void bind(ParamBinder& binder) {
             float* p = binder.claim(this->param_floats).data();
             bind_affine<PostOps<Post...>>(
-                binder, std::string(Name.view()),
+                binder, Name.view(),
                 {std::int64_t(OutChannels), std::int64_t(InChannels), std::int64_t(KernelT::height),
                  std::int64_t(KernelT::width)},
                 OutChannels, this->K, p);
@@ -143,7 +143,7 @@ struct Conv1d {
         void bind(ParamBinder& binder) {
             float* p = binder.claim(this->param_floats).data();
             bind_affine<PostOps<Post...>>(
-                binder, std::string(Name.view()),
+                binder, Name.view(),
                 {std::int64_t(OutChannels), std::int64_t(InChannels), std::int64_t(KernelSize)},
                 OutChannels, this->K, p);
             this->params = p;

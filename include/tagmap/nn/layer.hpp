@@ -11,9 +11,12 @@
 // diagnostic's "in instantiation of" line names the layer (its checkpoint name).
 #pragma once
 
+#include <algorithm>
 #include <cmath>
 #include <cstddef>
+#include <span>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "tagmap/core/fixed_string.hpp"
@@ -84,39 +87,68 @@ inline void apply_activation(Activation a, float* x, std::size_t n) {
 /// PyTorch's BatchNorm default epsilon (all the checkpoints here use it).
 inline constexpr double batch_norm_eps = 1e-5;
 
-/// Per-channel (scale, shift) of an inference BatchNorm `name` over `channels`:
-/// y = x * scale + shift.
+/// The four tensors of an inference BatchNorm `name` over `channels`, as views (empty
+/// when the binder recorded a problem): y = x * scale(c) + shift(c). Allocates nothing.
+struct BatchNormTensors {
+    std::span<const float> gamma, beta, mean, var;
+
+    bool complete() const {
+        return !gamma.empty() && !beta.empty() && !mean.empty() && !var.empty();
+    }
+    double scale(std::size_t c) const {
+        return gamma[c] / std::sqrt(static_cast<double>(var[c]) + batch_norm_eps);
+    }
+    double shift(std::size_t c) const { return beta[c] - mean[c] * scale(c); }
+};
+
+inline BatchNormTensors view_batch_norm(ParamBinder& binder, std::string_view name,
+                                        std::size_t channels) {
+    const auto c = static_cast<std::int64_t>(channels);
+    BatchNormTensors t;
+    t.gamma = binder.view(TensorName(name, ".weight"), {c});
+    t.beta = binder.view(TensorName(name, ".bias"), {c});
+    t.mean = binder.view(TensorName(name, ".running_mean"), {c});
+    t.var = binder.view(TensorName(name, ".running_var"), {c});
+    binder.accept_if_present(TensorName(name, ".num_batches_tracked"));
+    return t;
+}
+
+/// Per-channel (scale, shift) of an inference BatchNorm `name` over `channels` (zeros for
+/// tensors with problems): y = x * scale + shift.
 inline void read_batch_norm(ParamBinder& binder, const std::string& name, std::size_t channels,
                             std::vector<double>& scale, std::vector<double>& shift) {
-    const auto c = static_cast<std::int64_t>(channels);
-    const auto gamma = binder.read(name + ".weight", {c});
-    const auto beta = binder.read(name + ".bias", {c});
-    const auto mean = binder.read(name + ".running_mean", {c});
-    const auto var = binder.read(name + ".running_var", {c});
-    binder.accept_if_present(name + ".num_batches_tracked");
-    scale.resize(channels);
-    shift.resize(channels);
+    const BatchNormTensors bn = view_batch_norm(binder, name, channels);
+    scale.assign(channels, 0.0);
+    shift.assign(channels, 0.0);
+    if (!bn.complete()) return;
     for (std::size_t i = 0; i < channels; ++i) {
-        scale[i] = gamma[i] / std::sqrt(static_cast<double>(var[i]) + batch_norm_eps);
-        shift[i] = beta[i] - mean[i] * scale[i];
+        scale[i] = bn.scale(i);
+        shift[i] = bn.shift(i);
     }
 }
 
 /// Binds weight (rows x per_row, checkpoint shape `weight_shape`) and bias (rows) of
 /// `name`, folding the BatchNorm of Post into them, into `params` = [weight | bias].
+/// Allocates nothing; on a problem (recorded by the binder) params are zeroed.
 template <class Post>
-void bind_affine(ParamBinder& binder, const std::string& name,
+void bind_affine(ParamBinder& binder, std::string_view name,
                  std::initializer_list<std::int64_t> weight_shape, std::size_t rows,
                  std::size_t per_row, float* params) {
-    const auto w = binder.read(name + ".weight", weight_shape);
-    const auto b = binder.read(name + ".bias", {static_cast<std::int64_t>(rows)});
-    std::vector<double> scale(rows, 1.0), shift(rows, 0.0);
+    const auto w = binder.view(TensorName(name, ".weight"), weight_shape);
+    const auto b = binder.view(TensorName(name, ".bias"), {static_cast<std::int64_t>(rows)});
+    BatchNormTensors bn;
     if constexpr (Post::has_batch_norm)
-        read_batch_norm(binder, std::string(Post::batch_norm_name.view()), rows, scale, shift);
+        bn = view_batch_norm(binder, Post::batch_norm_name.view(), rows);
+    if (w.empty() || b.empty() || (Post::has_batch_norm && !bn.complete())) {
+        std::fill(params, params + rows * per_row + rows, 0.0f);
+        return;
+    }
     for (std::size_t r = 0; r < rows; ++r) {
+        const double scale = Post::has_batch_norm ? bn.scale(r) : 1.0;
+        const double shift = Post::has_batch_norm ? bn.shift(r) : 0.0;
         for (std::size_t k = 0; k < per_row; ++k)
-            params[r * per_row + k] = static_cast<float>(w[r * per_row + k] * scale[r]);
-        params[rows * per_row + r] = static_cast<float>(b[r] * scale[r] + shift[r]);
+            params[r * per_row + k] = static_cast<float>(w[r * per_row + k] * scale);
+        params[rows * per_row + r] = static_cast<float>(b[r] * scale + shift);
     }
 }
 

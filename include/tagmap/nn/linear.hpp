@@ -30,7 +30,7 @@ struct Linear {
 
         void bind(ParamBinder& binder) {
             float* p = binder.claim(param_floats).data();
-            bind_affine<Ops>(binder, std::string(Name.view()),
+            bind_affine<Ops>(binder, Name.view(),
                              {std::int64_t(OutFeatures), std::int64_t(InFeatures)}, OutFeatures,
                              InFeatures, p);
             params = p;

@@ -4,7 +4,10 @@
 // .pth with it can run arbitrary code. This interpreter never executes anything: it
 // builds a tree of plain values, accepts only an allow-list of globals (refusing any
 // other by name as soon as the file mentions it) and interprets the few allowed calls
-// (OrderedDict(), torch._utils._rebuild_tensor_v2, ...) itself. Values live in an arena
+// (OrderedDict(), torch._utils._rebuild_tensor_v2, ...) itself. A second, narrower
+// allow-list (AllowList::madmom) reads madmom's network pickles: numpy arrays rebuilt
+// from their raw bytes and madmom's layer classes as plain records of their attribute
+// dicts (see madmom_reader.hpp). Values live in an arena
 // and refer to each other by index, so hostile nesting or reference cycles cannot
 // overflow the C++ stack or leak; stack, memo and nesting sizes are bounded.
 #pragma once
@@ -23,6 +26,7 @@
 
 #include "tagmap/core/error.hpp"
 #include "tagmap/weights/byte_cursor.hpp"
+#include "tagmap/weights/dtype.hpp"
 
 namespace tagmap::weights::pickle {
 
@@ -40,12 +44,15 @@ enum class Kind : std::uint8_t {
     global,   // an allow-listed global, "module.name" in `text`
     storage,  // a torch storage named by a persistent id
     tensor,   // the result of _rebuild_tensor_v2 / _rebuild_parameter
+    object,   // madmom: an allow-listed class instance; text = class, items = {state dict}
+    ndarray,  // madmom: numpy array; items = {shape tuple, dtype, raw bytes} once built
+    dtype,    // madmom: numpy dtype; text = "f4" etc., integer = byte order once built
 };
 
 inline std::string_view kind_name(Kind k) {
-    constexpr std::array<std::string_view, 13> names = {
-        "None",  "bool", "int",  "int",    "float",   "str",   "bytes",
-        "tuple", "list", "dict", "global", "storage", "tensor"};
+    constexpr std::array<std::string_view, 16> names = {
+        "None", "bool", "int",    "int",     "float",  "str",    "bytes",   "tuple",
+        "list", "dict", "global", "storage", "tensor", "object", "ndarray", "dtype"};
     return names[static_cast<std::size_t>(k)];
 }
 
@@ -110,6 +117,38 @@ inline bool is_allowed_global(std::string_view qualified) {
     return std::find(allowed.begin(), allowed.end(), qualified) != allowed.end();
 }
 
+/// Which globals a file may name: a PyTorch state_dict, or a madmom network pickle.
+enum class AllowList : std::uint8_t { torch, madmom };
+
+/// madmom classes that may be instantiated (NEWOBJ with no arguments, then BUILD with a
+/// dict): nothing of theirs runs, the instance is only a record of its attributes.
+inline bool is_madmom_class(std::string_view qualified) {
+    static constexpr std::array<std::string_view, 7> classes = {
+        "madmom.ml.nn.NeuralNetwork",         "madmom.ml.nn.layers.BidirectionalLayer",
+        "madmom.ml.nn.layers.LSTMLayer",      "madmom.ml.nn.layers.Gate",
+        "madmom.ml.nn.layers.Cell",           "madmom.ml.nn.layers.FeedForwardLayer",
+        "madmom.ml.nn.layers.RecurrentLayer",
+    };
+    return std::find(classes.begin(), classes.end(), qualified) != classes.end();
+}
+
+/// The globals of madmom's network pickles: the classes above, the activation functions
+/// (stored as attribute values, never called) and numpy's array reconstruction.
+inline bool is_allowed_madmom_global(std::string_view qualified) {
+    static constexpr std::array<std::string_view, 8> others = {
+        "madmom.ml.nn.activations.sigmoid",
+        "madmom.ml.nn.activations.tanh",
+        "madmom.ml.nn.activations.linear",
+        "madmom.ml.nn.activations.relu",
+        "numpy.core.multiarray._reconstruct",
+        "numpy._core.multiarray._reconstruct",  // numpy >= 2 writes this name
+        "numpy.ndarray",
+        "numpy.dtype",
+    };
+    return is_madmom_class(qualified) ||
+           std::find(others.begin(), others.end(), qualified) != others.end();
+}
+
 inline bool is_storage_type(std::string_view qualified) {
     return qualified.starts_with("torch.") && qualified.ends_with("Storage") &&
            is_allowed_global(qualified);
@@ -118,8 +157,8 @@ inline bool is_storage_type(std::string_view qualified) {
 class Unpickler {
   public:
     /// `context` (usually the file name) prefixes every error message.
-    explicit Unpickler(std::string context, Limits limits = {})
-        : context_(std::move(context)), limits_(limits) {}
+    explicit Unpickler(std::string context, Limits limits = {}, AllowList allow = AllowList::torch)
+        : context_(std::move(context)), limits_(limits), allow_(allow) {}
 
     /// Interprets one pickle starting at `start` of `bytes` up to its STOP opcode.
     /// Returns the root value; `end` receives the offset just past STOP.
@@ -160,6 +199,7 @@ class Unpickler {
   private:
     std::string context_;
     Limits limits_;
+    AllowList allow_ = AllowList::torch;
     std::vector<Value> values_;
     std::vector<ValueId> stack_;
     std::vector<std::size_t> marks_;
@@ -256,6 +296,13 @@ class Unpickler {
 
     ValueId make_global(std::string_view module, std::string_view name, std::size_t at) {
         std::string q = std::string(module) + "." + std::string(name);
+        if (allow_ == AllowList::madmom) {
+            if (!is_allowed_madmom_global(q))
+                fail_at(at, "pickle refers to global '" + q +
+                                "', which is not on the madmom allow-list; refusing to load "
+                                "(nothing was executed)");
+            return make_text(Kind::global, q);
+        }
         if (!is_allowed_global(q)) {
             // A whole pickled nn.Module (torch.save(model)) names its classes: say what to do.
             const bool module_class = q.starts_with("torch.nn.") || q.starts_with("__main__.");
@@ -347,6 +394,7 @@ class Unpickler {
         if (args.kind != Kind::tuple)
             fail_at(at, "REDUCE arguments of " + name + " are not a tuple");
         const auto a = args.items;
+        if (allow_ == AllowList::madmom) return reduce_numpy(name, a, at);
         if (name == "collections.OrderedDict") {
             if (!a.empty())
                 fail_at(at, "collections.OrderedDict called with arguments (not supported)");
@@ -385,6 +433,120 @@ class Unpickler {
             return make(std::move(t));
         }
         fail_at(at, name + " cannot be called");
+    }
+
+    // numpy.core.multiarray._reconstruct(numpy.ndarray, (0,), b'b') and
+    // numpy.dtype('f4', 0, 1): empty shells that BUILD then fills in.
+    ValueId reduce_numpy(const std::string& name, const std::vector<ValueId>& a, std::size_t at) {
+        if (name.ends_with("multiarray._reconstruct")) {
+            if (a.size() != 3 || values_[a[0]].kind != Kind::global ||
+                values_[a[0]].text != "numpy.ndarray")
+                fail_at(at, name + " is only allowed as _reconstruct(numpy.ndarray, shape, dtype)");
+            return make_kind(Kind::ndarray);
+        }
+        if (name == "numpy.dtype") {
+            if (a.size() != 3) fail_at(at, "numpy.dtype called with other than 3 arguments");
+            const std::string& code = expect(a[0], Kind::string, at, "numpy.dtype code").text;
+            if (!numpy_dtype(code))
+                fail_at(at, "numpy dtype '" + code.substr(0, 16) +
+                                "' is not supported (float16/32/64 and int64 are)");
+            return make_text(Kind::dtype, code);
+        }
+        fail_at(at, name + " cannot be called");
+    }
+
+  public:
+    /// The tagmap dtype of a numpy type code ("f4", ...); nullopt for any other.
+    static std::optional<DType> numpy_dtype(std::string_view code) {
+        if (code == "f4") return DType::float32;
+        if (code == "f8") return DType::float64;
+        if (code == "f2") return DType::float16;
+        if (code == "i8") return DType::int64;
+        return std::nullopt;
+    }
+
+  private:
+    // NEWOBJ: cls.__new__(cls) of an allow-listed madmom class, an empty record.
+    ValueId new_object(ValueId cls, ValueId args, std::size_t at) {
+        if (allow_ != AllowList::madmom)
+            fail_at(at, "NEWOBJ (creating a class instance) is not allowed in a state_dict");
+        const Value& c = values_[cls];
+        if (c.kind != Kind::global || !is_madmom_class(c.text))
+            fail_at(at, "NEWOBJ of a " + std::string(kind_name(c.kind)) +
+                            (c.kind == Kind::global ? " '" + c.text + "'" : std::string()) +
+                            ", not a madmom layer class");
+        const Value& t = values_[args];
+        if (t.kind != Kind::tuple || !t.items.empty())
+            fail_at(at, "NEWOBJ of " + c.text + " with arguments (not supported)");
+        return make_text(Kind::object, c.text);
+    }
+
+    // BUILD in a madmom pickle: the state of a record, an array or a dtype, set once.
+    void build(ValueId target, ValueId state, std::size_t at) {
+        Value& v = values_[target];
+        const Value& st = values_[state];
+        if (!v.items.empty() || v.integer != 0) fail_at(at, "BUILD on an object built before");
+        if (v.kind == Kind::object) {
+            if (st.kind != Kind::dict) fail_at(at, "state of " + v.text + " is not a dict");
+            v.items = {state};
+            return;
+        }
+        if (st.kind != Kind::tuple) fail_at(at, "BUILD state is not a tuple");
+        const auto s = st.items;  // copy: make() below may move values_
+        if (v.kind == Kind::dtype) {
+            // (3, byte order, subarray, names, fields, elsize, alignment, flags)
+            if (s.size() != 8) fail_at(at, "numpy dtype state is not an 8-tuple");
+            const std::string& order = expect(s[1], Kind::string, at, "dtype byte order").text;
+            if (order != "<" && order != "=" && order != "|")
+                fail_at(at, "numpy dtype byte order '" + order.substr(0, 8) +
+                                "' is not supported (little-endian only)");
+            for (int i = 2; i < 5; ++i)
+                if (values_[s[std::size_t(i)]].kind != Kind::none)
+                    fail_at(at, "structured or sub-array numpy dtypes are not supported");
+            values_[target].integer = order[0];
+            return;
+        }
+        if (v.kind != Kind::ndarray)
+            fail_at(at, "BUILD on a " + std::string(kind_name(v.kind)) +
+                            " (only madmom objects, arrays and dtypes have a state)");
+        // (version, shape, dtype, is_fortran, raw data)
+        if (s.size() != 5) fail_at(at, "numpy array state is not a 5-tuple");
+        if (expect(s[0], Kind::integer, at, "array state version").integer != 1)
+            fail_at(at, "numpy array state version is not 1");
+        const auto shape = int_tuple(s[1], at, "array shape");
+        const Value& dt = expect(s[2], Kind::dtype, at, "array dtype");
+        if (dt.integer == 0) fail_at(at, "array dtype has no byte order (never built)");
+        const Value& fortran = values_[s[3]];
+        if (fortran.kind != Kind::boolean && fortran.kind != Kind::integer)
+            fail_at(at, "array is_fortran flag is not a bool");
+        std::uint64_t numel = 1;
+        for (std::int64_t d : shape) {
+            if (d < 0 || d > (std::int64_t(1) << 40) ||
+                (d && numel > (std::uint64_t(1) << 40) / std::uint64_t(d)))
+                fail_at(at, "array shape " + shape_text(shape) + " is negative or too large");
+            numel *= std::uint64_t(d);
+        }
+        std::size_t rank_gt1 = 0;
+        for (std::int64_t d : shape) rank_gt1 += d > 1;
+        if (fortran.integer != 0 && rank_gt1 > 1)
+            fail_at(at, "Fortran-order arrays are not supported");
+        const Value& data = values_[s[4]];
+        if (data.kind != Kind::string && data.kind != Kind::bytes)
+            fail_at(at, "array data is a " + std::string(kind_name(data.kind)) +
+                            ", expected raw bytes");
+        const std::uint64_t want = numel * dtype_size(*numpy_dtype(dt.text));
+        if (data.text.size() != want)
+            fail_at(at, "array of shape " + shape_text(shape) + " holds " +
+                            std::to_string(data.text.size()) + " bytes, expected " +
+                            std::to_string(want));
+        values_[target].items = {s[1], s[2], s[4]};
+    }
+
+    static std::string shape_text(const std::vector<std::int64_t>& shape) {
+        std::string t = "(";
+        for (std::size_t i = 0; i < shape.size(); ++i)
+            t += (i ? ", " : "") + std::to_string(shape[i]);
+        return t + ")";
     }
 
     void step(unsigned char op, std::size_t at, ByteCursor& in) {
@@ -549,11 +711,22 @@ class Unpickler {
                 push(reduce(f, args, at), at);
                 return;
             }
-            case 'b':  // BUILD: object state (e.g. a state_dict's _metadata) is not needed
-                pop(at);
-                top(at);
+            case 'b': {  // BUILD
+                const ValueId state = pop(at);
+                const ValueId target = top(at);
+                // A state_dict's object state (e.g. its _metadata) is not needed.
+                if (allow_ == AllowList::madmom) build(target, state, at);
                 return;
+            }
+            case 0x81: {  // NEWOBJ
+                const ValueId args = pop(at);
+                const ValueId cls = pop(at);
+                push(new_object(cls, args, at), at);
+                return;
+            }
             case 'Q': {
+                if (allow_ == AllowList::madmom)
+                    fail_at(at, "persistent ids are not allowed in a madmom pickle");
                 const ValueId pid = pop(at);
                 push(persistent_load(pid, at), at);
                 return;

@@ -1,0 +1,240 @@
+#include "merge.hpp"
+
+#include <map>
+
+#include "schema.hpp"
+#include "shard.hpp"
+
+namespace tagmap::store {
+
+namespace {
+
+/// The shard attached to the output's connection as schema `shard` (ATTACH cannot run in a
+/// transaction, so it spans the checks and the merge's transaction).
+class Attached {
+  public:
+    Attached(Database& db, const std::filesystem::path& file) : db_(db) {
+        std::error_code ec;
+        if (!std::filesystem::is_regular_file(file, ec))
+            throw IoError("shard database not found: " + file.string());
+        if (std::filesystem::equivalent(file, db.file(), ec))
+            throw InvalidArgument(file.string() + " is the output library itself");
+        try {
+            db_.prepare("ATTACH DATABASE ? AS shard").bind(1, file.string()).run();
+        } catch (const DatabaseError& e) {
+            const std::string why = e.what();
+            const auto sqlite = why.find("(SQLite");
+            throw DatabaseError(DatabaseError::Kind::corrupt,
+                                file.string() + " is not a readable tagmap database" +
+                                    (sqlite == std::string::npos ? "" : " " + why.substr(sqlite)));
+        }
+    }
+    ~Attached() {
+        try {
+            db_.exec("DETACH DATABASE shard");
+        } catch (...) {
+        }
+    }
+    Attached(const Attached&) = delete;
+    Attached& operator=(const Attached&) = delete;
+
+  private:
+    Database& db_;
+};
+
+std::optional<std::string> shard_info(Database& db, const char* key) {
+    auto q = db.prepare("SELECT value FROM shard.library_info WHERE key = ?");
+    q.bind(1, key);
+    if (!q.step()) return std::nullopt;
+    return q.text(0);
+}
+
+/// The checks of check_shard() on an attached shard; returns its "K/N" label.
+std::string check_attached(Library& out, const std::filesystem::path& file) {
+    auto& db = out.db();
+    const auto name = file.string();
+    std::int64_t version = 0;
+    try {
+        auto q = db.prepare("PRAGMA shard.user_version");
+        q.step();
+        version = q.int64(0);
+        db.prepare("SELECT count(*) FROM shard.sqlite_schema").step();
+    } catch (const DatabaseError& e) {
+        throw DatabaseError(DatabaseError::Kind::corrupt,
+                            name + " is not a readable tagmap database: " + e.what());
+    }
+    if (version != kSchemaVersion)
+        throw DatabaseError(
+            DatabaseError::Kind::schema,
+            name + " has schema version " + std::to_string(version) + ", this tagmap " +
+                std::to_string(kSchemaVersion) +
+                (version == 0 ? " (not a tagmap library)"
+                              : ": run `tagmap init-db --db " + name +
+                                    "` on it, or rerun its shard with this tagmap"));
+    const auto label = shard_info(db, kShardKey).value_or("");
+    const auto state = shard_info(db, kShardStateKey);
+    if (state && *state != "complete")
+        throw InvalidArgument(name + " is an incomplete shard (" + label + ", state '" + *state +
+                              "'): its preprocess-all --shard " + label +
+                              " did not finish; rerun it (it resumes) before merging");
+    {
+        auto q = db.prepare(
+            "SELECT s.model_id, s.weights_digest, m.weights_digest FROM shard.models s "
+            "JOIN main.models m ON m.model_id = s.model_id "
+            "WHERE m.weights_digest != s.weights_digest");
+        if (q.step())
+            throw InvalidArgument(name + " was embedded with other weights of " + q.text(0) +
+                                  " (weights digest " + q.text(1).substr(0, 12) + "..., " +
+                                  out.file().string() + " has " + q.text(2).substr(0, 12) +
+                                  "...): merge only shards of one run with the same weights");
+    }
+    {
+        auto q = db.prepare(
+            "SELECT e.model_id, e.weights_digest FROM shard.embeddings e "
+            "JOIN shard.models m ON m.model_id = e.model_id "
+            "WHERE e.weights_digest != m.weights_digest LIMIT 1");
+        if (q.step())
+            throw InvalidArgument(name + " holds results of " + q.text(0) +
+                                  " with more than one set of weights: rerun the shard");
+    }
+    const auto root = out.audio_root();
+    auto q = db.prepare("SELECT value FROM shard.library_info WHERE key = 'audio_root'");
+    if (root && q.step() && std::filesystem::path(q.text(0)) != *root)
+        throw InvalidArgument(name + " has audio folder " + q.text(0) + ", " + out.file().string() +
+                              " has " + root->string());
+    return label;
+}
+
+// Copies, as set operations on the attached shard. Track ids are the output's: shard rows
+// are matched by filename through the temporary table merge_ids(sid -> mid).
+constexpr const char* kTrackColumns =
+    "filename, duration, processed_at, created_at, size_bytes, mtime_ns, sample_rate, "
+    "channels, codec, title, artist, album, genre, year, track_number, probe_error, "
+    "indexed_at, vanished_at";
+
+MergeTally merge_attached(Library& out, const std::filesystem::path& file,
+                          const std::string& label) {
+    auto& db = out.db();
+    MergeTally tally;
+    tally.shard = file;
+    tally.shard_label = label;
+    Transaction tx(db);
+    if (!out.audio_root()) {
+        auto q = db.prepare("SELECT value FROM shard.library_info WHERE key = 'audio_root'");
+        if (q.step()) out.set_audio_root(q.text(0));
+    }
+    db.exec(
+        "INSERT INTO main.models(model_id, model, dataset, n_tags, embedding_dim, input_samples, "
+        "weights_digest, weights_file, tag_names) SELECT model_id, model, dataset, n_tags, "
+        "embedding_dim, input_samples, weights_digest, weights_file, tag_names "
+        "FROM shard.models WHERE true ON CONFLICT(model_id) DO UPDATE SET "
+        "tag_names = coalesce(main.models.tag_names, excluded.tag_names)");
+    db.exec(std::string("INSERT INTO main.tracks(") + kTrackColumns + ") SELECT " + kTrackColumns +
+            " FROM shard.tracks s WHERE NOT EXISTS (SELECT 1 FROM main.tracks t WHERE "
+            "t.filename = s.filename)");
+    tally.tracks_added = db.changes();
+    db.exec("DROP TABLE IF EXISTS temp.merge_ids");
+    db.exec(
+        "CREATE TEMP TABLE merge_ids AS SELECT s.id AS sid, t.id AS mid FROM shard.tracks s "
+        "JOIN main.tracks t ON t.filename = s.filename");
+    // Results to copy: those the output lacks with these exact bytes and source state.
+    db.exec("DROP TABLE IF EXISTS temp.merge_rows");
+    db.exec(
+        "CREATE TEMP TABLE merge_rows AS SELECT e.id AS seid, i.mid AS mid, e.model_id AS "
+        "model_id, e.model AS model, e.dataset AS dataset FROM shard.embeddings e "
+        "JOIN merge_ids i ON i.sid = e.track_id WHERE NOT EXISTS (SELECT 1 FROM main.embeddings "
+        "m WHERE m.track_id = i.mid AND m.model_id = e.model_id AND m.weights_digest = "
+        "e.weights_digest AND m.source_size = e.source_size AND m.source_mtime_ns = "
+        "e.source_mtime_ns AND m.embedding = e.embedding AND m.taggram = e.taggram)");
+    tally.results_copied = [&] {
+        auto q = db.prepare("SELECT count(*) FROM merge_rows");
+        q.step();
+        return q.int64(0);
+    }();
+    {
+        auto q = db.prepare("SELECT count(*) FROM shard.embeddings");
+        q.step();
+        tally.results_unchanged = q.int64(0) - tally.results_copied;
+    }
+    db.exec(
+        "DELETE FROM main.embeddings WHERE id IN (SELECT m.id FROM main.embeddings m JOIN "
+        "merge_rows r ON r.mid = m.track_id AND (r.model_id = m.model_id OR (r.model = m.model "
+        "AND r.dataset = m.dataset)))");
+    db.exec(
+        "DELETE FROM main.failures WHERE EXISTS (SELECT 1 FROM merge_rows r WHERE r.mid = "
+        "failures.track_id AND r.model_id = failures.model_id)");
+    db.exec(
+        "INSERT INTO main.embeddings(track_id, model, dataset, embedding_path, taggram_path, "
+        "created_at, model_id, weights_digest, source_size, source_mtime_ns, audio_seconds, "
+        "chunks, chunk_hop, padded, embedding_dim, n_tags, embedding, taggram) SELECT r.mid, "
+        "e.model, e.dataset, e.embedding_path, e.taggram_path, e.created_at, e.model_id, "
+        "e.weights_digest, e.source_size, e.source_mtime_ns, e.audio_seconds, e.chunks, "
+        "e.chunk_hop, e.padded, e.embedding_dim, e.n_tags, e.embedding, e.taggram FROM "
+        "merge_rows r JOIN shard.embeddings e ON e.id = r.seid ORDER BY r.mid, e.model_id");
+    db.exec(
+        "INSERT INTO main.chunk_outputs(embedding_id, embeddings, taggrams) SELECT m.id, "
+        "c.embeddings, c.taggrams FROM merge_rows r JOIN shard.chunk_outputs c ON "
+        "c.embedding_id = r.seid JOIN main.embeddings m ON m.track_id = r.mid AND m.model_id = "
+        "r.model_id");
+    // Failures, unless the output has a current result for that state of the file.
+    db.exec(
+        "INSERT OR REPLACE INTO main.failures(track_id, model_id, weights_digest, source_size, "
+        "source_mtime_ns, error, failed_at) SELECT i.mid, f.model_id, f.weights_digest, "
+        "f.source_size, f.source_mtime_ns, f.error, f.failed_at FROM shard.failures f JOIN "
+        "merge_ids i ON i.sid = f.track_id WHERE NOT EXISTS (SELECT 1 FROM main.embeddings m "
+        "WHERE m.track_id = i.mid AND m.model_id = f.model_id AND m.weights_digest = "
+        "f.weights_digest AND m.source_size = f.source_size AND m.source_mtime_ns = "
+        "f.source_mtime_ns) AND NOT EXISTS (SELECT 1 FROM main.failures o WHERE o.track_id = "
+        "i.mid AND o.model_id = f.model_id AND o.weights_digest = f.weights_digest AND "
+        "o.source_size = f.source_size AND o.source_mtime_ns = f.source_mtime_ns AND o.error = "
+        "f.error)");
+    tally.failures_copied = db.changes();
+    // processed_at: the shard's, when it completed the track in the state the output has.
+    db.exec(
+        "UPDATE main.tracks SET processed_at = (SELECT s.processed_at FROM shard.tracks s "
+        "JOIN merge_ids i ON i.sid = s.id WHERE i.mid = tracks.id) WHERE id IN (SELECT i.mid "
+        "FROM merge_ids i JOIN shard.tracks s ON s.id = i.sid WHERE s.processed_at IS NOT NULL "
+        "AND s.size_bytes = tracks.size_bytes AND s.mtime_ns = tracks.mtime_ns AND "
+        "(tracks.processed_at IS NULL OR tracks.processed_at < s.processed_at))");
+    db.exec("DROP TABLE temp.merge_rows");
+    db.exec("DROP TABLE temp.merge_ids");
+    tx.commit();
+    return tally;
+}
+
+}  // namespace
+
+void check_shard(Library& out, const std::filesystem::path& shard) {
+    Attached attached(out.db(), shard);
+    check_attached(out, shard);
+}
+
+std::vector<MergeTally> merge_shards(const std::filesystem::path& out,
+                                     const std::vector<std::filesystem::path>& shards) {
+    if (shards.empty()) throw InvalidArgument("merge-db: no shard databases given");
+    auto lib = Library::create(out);
+    // All shards are checked before any is merged, so one bad shard leaves `out` as it was;
+    // the digests are also compared between the shards themselves.
+    std::map<std::string, std::pair<std::string, std::filesystem::path>> digest_of;
+    for (const auto& s : shards) {
+        Attached attached(lib.db(), s);
+        check_attached(lib, s);
+        auto q = lib.db().prepare("SELECT model_id, weights_digest FROM shard.models");
+        while (q.step()) {
+            const auto [it, added] = digest_of.try_emplace(q.text(0), q.text(1), s);
+            if (!added && it->second.first != q.text(1))
+                throw InvalidArgument(s.string() + " and " + it->second.second.string() +
+                                      " were embedded with different weights of " + q.text(0) +
+                                      ": merge only shards of one run with the same weights");
+        }
+    }
+    std::vector<MergeTally> tallies;
+    for (const auto& s : shards) {
+        Attached attached(lib.db(), s);
+        const auto label = check_attached(lib, s);
+        tallies.push_back(merge_attached(lib, s, label));
+    }
+    return tallies;
+}
+
+}  // namespace tagmap::store
