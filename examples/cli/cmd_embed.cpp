@@ -9,12 +9,15 @@
 // T x columns float32, or (T,) for a one-column model. Each file is decoded once and
 // resampled once per distinct rate the models need (16 kHz taggers and CREPE, ...).
 #include <algorithm>
+#include <atomic>
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
 #include <iostream>
 #include <map>
+#include <mutex>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include <tagmap/audio/read_resampled.hpp>
@@ -40,6 +43,7 @@ struct EmbedArgs {
     double overlap = 0.0;
     bool skip_existing = false;
     bool quiet = false;
+    int jobs = 0;  // 0: every core
 };
 
 std::filesystem::path output_path(const EmbedArgs& a, const std::string& model_id,
@@ -90,6 +94,166 @@ audio::ReadReport read_at_rates(const std::filesystem::path& path, const std::ve
     return report;
 }
 
+/// The models of one worker: each worker binds its own instances (own arenas), so
+/// workers share nothing but the read-only weight files.
+struct WorkerModels {
+    std::vector<LoadedModel> loaded;
+    std::vector<LoadedSequenceModel> sequences;
+    std::vector<models::AnyModel*> all_models;
+};
+
+/// Everything the workers share, behind one mutex: the tallies and the progress output.
+struct SharedState {
+    std::mutex mutex;
+    std::map<std::string, ModelTally> tally;
+    Progress* progress = nullptr;
+};
+
+/// One input file through every model that still needs it; outputs are written here, the
+/// tallies and messages go through `shared`.
+void process_file(const EmbedArgs& a, const InputFile& f, WorkerModels& w, SharedState& shared) {
+    auto& loaded = w.loaded;
+    auto& sequences = w.sequences;
+    auto& all_models = w.all_models;
+    auto& tally = shared.tally;
+    auto& progress = *shared.progress;
+    const auto locked = [&](auto&& fn) {
+        std::lock_guard lock(shared.mutex);
+        fn();
+    };
+    std::error_code ec;
+    std::uintmax_t bytes = std::filesystem::file_size(f.path, ec);
+    if (ec) bytes = 0;
+    // Which models still need this file?
+    std::vector<models::AnyModel*> todo;
+    std::vector<std::size_t> todo_index;
+    for (std::size_t i = 0; i < loaded.size(); ++i) {
+        const bool done = a.skip_existing &&
+                          std::filesystem::exists(output_path(a, loaded[i].id, f, "embedding")) &&
+                          std::filesystem::exists(output_path(a, loaded[i].id, f, "taggram"));
+        if (done) {
+            locked([&] { ++tally[loaded[i].id].skipped; });
+        } else {
+            todo.push_back(all_models[i]);
+            todo_index.push_back(i);
+        }
+    }
+    std::vector<std::size_t> sequence_todo;
+    for (std::size_t i = 0; i < sequences.size(); ++i) {
+        if (a.skip_existing && std::filesystem::exists(sequence_path(a, sequences[i].id, f)))
+            locked([&] { ++tally[sequences[i].id].skipped; });
+        else
+            sequence_todo.push_back(i);
+    }
+    if (todo.empty() && sequence_todo.empty()) {
+        locked([&] { progress.file_done(f.relative.string(), bytes, 0.0, "skipped"); });
+        return;
+    }
+    // One resampler per distinct rate: the taggers' 16 kHz stream feeds their chunkers
+    // as it comes; each sequence model collects the whole signal at its own rate.
+    std::vector<double> rates;
+    const auto rate_index = [&](double r) {
+        const auto it = std::find(rates.begin(), rates.end(), r);
+        if (it != rates.end()) return std::size_t(it - rates.begin());
+        rates.push_back(r);
+        return rates.size() - 1;
+    };
+    const std::size_t tagger_rate =
+        todo.empty() ? std::size_t(-1) : rate_index(audio::kModelSampleRate);
+    std::vector<std::size_t> sequence_rate;
+    for (auto i : sequence_todo)
+        sequence_rate.push_back(rate_index(sequences[i].model->sample_rate()));
+    std::vector<std::vector<float>> signals(rates.size());
+    // Per-model results, written only when the whole file went through.
+    std::vector<embed::ChunkMatrix> per(todo.size());
+    std::vector<embed::TrackAggregate> track;
+    for (std::size_t j = 0; j < todo.size(); ++j) {
+        per[j].n_tags = todo[j]->n_tags();
+        per[j].embedding_dim = todo[j]->embedding_dim();
+        track.emplace_back(todo[j]->n_tags(), todo[j]->embedding_dim());
+    }
+    try {
+        // Overlap is a fraction of each model's own window.
+        std::vector<embed::ChunkEmbedder<models::AnyModel>> embedders;
+        embedders.reserve(todo.size());
+        for (auto* m : todo) {
+            const auto window = m->input_samples();
+            const auto hop = static_cast<std::size_t>(
+                std::max(1.0, std::round(static_cast<double>(window) * (1.0 - a.overlap))));
+            embedders.emplace_back(*m, embed::ChunkOptions{hop});
+        }
+        auto sink_for = [&](std::size_t j) {
+            return [&, j](const embed::ChunkResult& r) {
+                if (a.per_chunk)
+                    per[j].append(r);
+                else
+                    track[j].add(r.taggram, r.embedding);
+            };
+        };
+        const auto report =
+            read_at_rates(f.path, rates, [&](std::size_t r, std::span<const float> block) {
+                if (r == tagger_rate)
+                    for (std::size_t j = 0; j < embedders.size(); ++j)
+                        embedders[j].push(block, sink_for(j));
+                if (std::find(sequence_rate.begin(), sequence_rate.end(), r) != sequence_rate.end())
+                    signals[r].insert(signals[r].end(), block.begin(), block.end());
+            });
+        for (std::size_t j = 0; j < embedders.size(); ++j) embedders[j].finish(sink_for(j));
+        std::vector<std::vector<float>> series;
+        for (std::size_t k = 0; k < sequence_todo.size(); ++k)
+            series.push_back(sequences[sequence_todo[k]].model->run(signals[sequence_rate[k]]));
+        if (report.near_silent())
+            locked([&] {
+                progress.message("warning: near-silent audio (peak " +
+                                 std::to_string(20 * std::log10(std::max(report.peak, 1e-12f))) +
+                                 " dBFS), processed anyway: " + f.path.string());
+            });
+        if (report.recovered_errors > 0)
+            locked([&] {
+                progress.message("warning: " + std::to_string(report.recovered_errors) +
+                                 " damaged block(s) skipped by the decoder: " + f.path.string());
+            });
+        for (std::size_t j = 0; j < todo.size(); ++j) {
+            const auto& id = loaded[todo_index[j]].id;
+            const auto emb_path = output_path(a, id, f, "embedding");
+            const auto tag_path = output_path(a, id, f, "taggram");
+            if (a.per_chunk) {
+                write_npy_atomic(tag_path, per[j].taggrams, {per[j].chunks, per[j].n_tags});
+                write_npy_atomic(emb_path, per[j].embeddings,
+                                 {per[j].chunks, per[j].embedding_dim});
+            } else {
+                auto pick = [&](std::vector<float> mean, std::vector<float> max) {
+                    if (a.aggregate == "max") return max;
+                    if (a.aggregate == "meanmax") mean.insert(mean.end(), max.begin(), max.end());
+                    return mean;
+                };
+                const auto tg = pick(track[j].taggram_mean(), track[j].taggram_max());
+                const auto em = pick(track[j].embedding_mean(), track[j].embedding_max());
+                write_npy_atomic(tag_path, tg, {tg.size()});
+                write_npy_atomic(emb_path, em, {em.size()});
+            }
+            locked([&] { ++tally[id].ok; });
+        }
+        for (std::size_t k = 0; k < sequence_todo.size(); ++k) {
+            const auto& m = sequences[sequence_todo[k]];
+            const std::size_t cols = m.model->columns();
+            const std::size_t rows = series[k].size() / cols;
+            write_npy_atomic(
+                sequence_path(a, m.id, f), series[k],
+                cols == 1 ? std::vector<std::size_t>{rows} : std::vector<std::size_t>{rows, cols});
+            locked([&] { ++tally[m.id].ok; });
+        }
+        locked([&] { progress.file_done(f.relative.string(), bytes, report.seconds(), "ok"); });
+    } catch (const std::exception& e) {
+        locked([&] {
+            for (std::size_t j = 0; j < todo.size(); ++j) ++tally[loaded[todo_index[j]].id].failed;
+            for (auto i : sequence_todo) ++tally[sequences[i].id].failed;
+            progress.message("FAILED " + f.path.string() + ": " + e.what());
+            progress.file_done(f.relative.string(), bytes, 0.0, "FAILED");
+        });
+    }
+}
+
 int run_embed(const EmbedArgs& a) {
     auto ids = model_list(a.models);
     if (!a.model.empty()) {
@@ -115,9 +279,6 @@ int run_embed(const EmbedArgs& a) {
     if (loaded.empty() && sequences.empty())
         throw IoError("none of the models has weights (see the warnings above)");
 
-    std::vector<models::AnyModel*> all_models;
-    for (auto& m : loaded) all_models.push_back(m.model.get());
-    std::map<std::string, ModelTally> tally;
     std::uintmax_t total_bytes = 0;
     for (const auto& f : files) {
         std::error_code ec;
@@ -126,154 +287,66 @@ int run_embed(const EmbedArgs& a) {
     }
     Progress progress(files.size(), total_bytes, a.quiet);
 
-    std::map<std::string, std::string> claimed;  // output name -> the input that owns it
-    for (const auto& f : files) {
-        std::error_code ec;
-        // Two inputs with the same relative path (x/a.wav and y/a.wav given as files)
-        // would write the same outputs: the later one fails instead of overwriting.
-        const auto [owner, fresh] = claimed.emplace(f.relative.generic_string(), f.path.string());
-        if (!fresh) {
-            for (const auto& m : loaded) ++tally[m.id].failed;
-            for (const auto& m : sequences) ++tally[m.id].failed;
-            progress.message("FAILED " + f.path.string() +
-                             ": its outputs would overwrite those of " + owner->second +
-                             " (same relative name; pass their directory instead)");
-            progress.file_done(f.relative.string(), 0, 0.0, "FAILED");
-            continue;
-        }
-        std::uintmax_t bytes = std::filesystem::file_size(f.path, ec);
-        if (ec) bytes = 0;
-        // Which models still need this file?
-        std::vector<models::AnyModel*> todo;
-        std::vector<std::size_t> todo_index;
-        for (std::size_t i = 0; i < loaded.size(); ++i) {
-            const bool done =
-                a.skip_existing &&
-                std::filesystem::exists(output_path(a, loaded[i].id, f, "embedding")) &&
-                std::filesystem::exists(output_path(a, loaded[i].id, f, "taggram"));
-            if (done) {
-                ++tally[loaded[i].id].skipped;
-            } else {
-                todo.push_back(all_models[i]);
-                todo_index.push_back(i);
-            }
-        }
-        std::vector<std::size_t> sequence_todo;
-        for (std::size_t i = 0; i < sequences.size(); ++i) {
-            if (a.skip_existing && std::filesystem::exists(sequence_path(a, sequences[i].id, f)))
-                ++tally[sequences[i].id].skipped;
-            else
-                sequence_todo.push_back(i);
-        }
-        if (todo.empty() && sequence_todo.empty()) {
-            progress.file_done(f.relative.string(), bytes, 0.0, "skipped");
-            continue;
-        }
-        // One resampler per distinct rate: the taggers' 16 kHz stream feeds their chunkers
-        // as it comes; each sequence model collects the whole signal at its own rate.
-        std::vector<double> rates;
-        const auto rate_index = [&](double r) {
-            const auto it = std::find(rates.begin(), rates.end(), r);
-            if (it != rates.end()) return std::size_t(it - rates.begin());
-            rates.push_back(r);
-            return rates.size() - 1;
-        };
-        const std::size_t tagger_rate =
-            todo.empty() ? std::size_t(-1) : rate_index(audio::kModelSampleRate);
-        std::vector<std::size_t> sequence_rate;
-        for (auto i : sequence_todo)
-            sequence_rate.push_back(rate_index(sequences[i].model->sample_rate()));
-        std::vector<std::vector<float>> signals(rates.size());
-        // Per-model results, written only when the whole file went through.
-        std::vector<embed::ChunkMatrix> per(todo.size());
-        std::vector<embed::TrackAggregate> track;
-        for (std::size_t j = 0; j < todo.size(); ++j) {
-            per[j].n_tags = todo[j]->n_tags();
-            per[j].embedding_dim = todo[j]->embedding_dim();
-            track.emplace_back(todo[j]->n_tags(), todo[j]->embedding_dim());
-        }
-        try {
-            // Overlap is a fraction of each model's own window.
-            std::vector<embed::ChunkEmbedder<models::AnyModel>> embedders;
-            embedders.reserve(todo.size());
-            for (auto* m : todo) {
-                const auto window = m->input_samples();
-                const auto hop = static_cast<std::size_t>(
-                    std::max(1.0, std::round(static_cast<double>(window) * (1.0 - a.overlap))));
-                embedders.emplace_back(*m, embed::ChunkOptions{hop});
-            }
-            auto sink_for = [&](std::size_t j) {
-                return [&, j](const embed::ChunkResult& r) {
-                    if (a.per_chunk)
-                        per[j].append(r);
-                    else
-                        track[j].add(r.taggram, r.embedding);
-                };
-            };
-            const auto report =
-                read_at_rates(f.path, rates, [&](std::size_t r, std::span<const float> block) {
-                    if (r == tagger_rate)
-                        for (std::size_t j = 0; j < embedders.size(); ++j)
-                            embedders[j].push(block, sink_for(j));
-                    if (std::find(sequence_rate.begin(), sequence_rate.end(), r) !=
-                        sequence_rate.end())
-                        signals[r].insert(signals[r].end(), block.begin(), block.end());
-                });
-            for (std::size_t j = 0; j < embedders.size(); ++j) embedders[j].finish(sink_for(j));
-            std::vector<std::vector<float>> series;
-            for (std::size_t k = 0; k < sequence_todo.size(); ++k)
-                series.push_back(sequences[sequence_todo[k]].model->run(signals[sequence_rate[k]]));
-            if (report.near_silent())
-                progress.message("warning: near-silent audio (peak " +
-                                 std::to_string(20 * std::log10(std::max(report.peak, 1e-12f))) +
-                                 " dBFS), processed anyway: " + f.path.string());
-            if (report.recovered_errors > 0)
-                progress.message("warning: " + std::to_string(report.recovered_errors) +
-                                 " damaged block(s) skipped by the decoder: " + f.path.string());
-            for (std::size_t j = 0; j < todo.size(); ++j) {
-                const auto& id = loaded[todo_index[j]].id;
-                const auto emb_path = output_path(a, id, f, "embedding");
-                const auto tag_path = output_path(a, id, f, "taggram");
-                if (a.per_chunk) {
-                    write_npy_atomic(tag_path, per[j].taggrams, {per[j].chunks, per[j].n_tags});
-                    write_npy_atomic(emb_path, per[j].embeddings,
-                                     {per[j].chunks, per[j].embedding_dim});
-                } else {
-                    auto pick = [&](std::vector<float> mean, std::vector<float> max) {
-                        if (a.aggregate == "max") return max;
-                        if (a.aggregate == "meanmax")
-                            mean.insert(mean.end(), max.begin(), max.end());
-                        return mean;
-                    };
-                    const auto tg = pick(track[j].taggram_mean(), track[j].taggram_max());
-                    const auto em = pick(track[j].embedding_mean(), track[j].embedding_max());
-                    write_npy_atomic(tag_path, tg, {tg.size()});
-                    write_npy_atomic(emb_path, em, {em.size()});
-                }
-                ++tally[id].ok;
-            }
-            for (std::size_t k = 0; k < sequence_todo.size(); ++k) {
-                const auto& m = sequences[sequence_todo[k]];
-                const std::size_t cols = m.model->columns();
-                const std::size_t rows = series[k].size() / cols;
-                write_npy_atomic(sequence_path(a, m.id, f), series[k],
-                                 cols == 1 ? std::vector<std::size_t>{rows}
-                                           : std::vector<std::size_t>{rows, cols});
-                ++tally[m.id].ok;
-            }
-            progress.file_done(f.relative.string(), bytes, report.seconds(), "ok");
-        } catch (const std::exception& e) {
-            for (std::size_t j = 0; j < todo.size(); ++j) ++tally[loaded[todo_index[j]].id].failed;
-            for (auto i : sequence_todo) ++tally[sequences[i].id].failed;
-            progress.message("FAILED " + f.path.string() + ": " + e.what());
-            progress.file_done(f.relative.string(), bytes, 0.0, "FAILED");
+    // Files on a pool of workers, each with its own model instances; every output depends
+    // only on its file, so the outputs are the same bytes at any --jobs.
+    const unsigned cores = std::max(1u, std::thread::hardware_concurrency());
+    const std::size_t jobs = std::min<std::size_t>(a.jobs > 0 ? std::size_t(a.jobs) : cores,
+                                                   std::max<std::size_t>(1, files.size()));
+    std::vector<WorkerModels> workers(jobs);
+    workers[0].loaded = std::move(loaded);
+    workers[0].sequences = std::move(sequences);
+    for (std::size_t k = 1; k < jobs; ++k) {
+        std::vector<std::string> ignored;  // reported once, above
+        if (!ids.empty()) workers[k].loaded = load_models(ids, a.weights, a.weights_dir);
+        workers[k].sequences =
+            load_sequence_models(sequence_ids, a.weights, a.weights_dir, ignored);
+    }
+    for (auto& w : workers)
+        for (auto& m : w.loaded) w.all_models.push_back(m.model.get());
+    SharedState shared;
+    shared.progress = &progress;
+    auto& tally = shared.tally;
+
+    // Two inputs with the same relative path (x/a.wav and y/a.wav given as files) would
+    // write the same outputs: the later one (in input order) fails instead of overwriting.
+    std::vector<std::string> overwrites(files.size());
+    {
+        std::map<std::string, std::string> claimed;  // output name -> the input that owns it
+        for (std::size_t i = 0; i < files.size(); ++i) {
+            const auto [owner, fresh] =
+                claimed.emplace(files[i].relative.generic_string(), files[i].path.string());
+            if (!fresh) overwrites[i] = owner->second;
         }
     }
+    std::atomic<std::size_t> next{0};
+    const auto work = [&](WorkerModels& w) {
+        for (std::size_t i; (i = next++) < files.size();) {
+            const auto& f = files[i];
+            if (!overwrites[i].empty()) {
+                std::lock_guard lock(shared.mutex);
+                for (const auto& m : w.loaded) ++tally[m.id].failed;
+                for (const auto& m : w.sequences) ++tally[m.id].failed;
+                progress.message("FAILED " + f.path.string() +
+                                 ": its outputs would overwrite those of " + overwrites[i] +
+                                 " (same relative name; pass their directory instead)");
+                progress.file_done(f.relative.string(), 0, 0.0, "FAILED");
+                continue;
+            }
+            process_file(a, f, w, shared);
+        }
+    };
+    {
+        std::vector<std::jthread> pool;
+        for (std::size_t k = 1; k < jobs; ++k) pool.emplace_back([&, k] { work(workers[k]); });
+        work(workers[0]);
+    }
+    const auto& loaded_ids = workers[0].loaded;
+    const auto& sequence_models = workers[0].sequences;
 
     bool any_failed = false;
     std::vector<std::string> run_ids;
-    for (const auto& m : loaded) run_ids.push_back(m.id);
-    for (const auto& m : sequences) run_ids.push_back(m.id);
+    for (const auto& m : loaded_ids) run_ids.push_back(m.id);
+    for (const auto& m : sequence_models) run_ids.push_back(m.id);
     for (const auto& id : run_ids) {
         const auto& t = tally[id];
         any_failed = any_failed || t.failed > 0;
@@ -320,6 +393,11 @@ void add_embed_command(CLI::App& app) {
         ->capture_default_str();
     cmd->add_flag("--skip-existing", args->skip_existing,
                   "Skip (file, model) pairs whose outputs already exist");
+    cmd->add_option("-j,--jobs", args->jobs,
+                    "Files processed in parallel, each worker with its own model instances "
+                    "(0: every core); outputs are identical at any value")
+        ->capture_default_str()
+        ->check(CLI::Range(0, 256));
     cmd->add_flag("-q,--quiet", args->quiet,
                   "No progress output (failures and summary still shown)");
     cmd->callback([args] {

@@ -174,6 +174,30 @@ TEST_F(Cli, EmbedFolderReportsFailuresAndEmbedsTheRest) {
         << redo.err;
 }
 
+// Files on several workers (each with its own model instances) give the same bytes as one
+// worker, and the failure of one file is still reported once.
+TEST_F(Cli, EmbedJobsGiveTheSameBytes) {
+    make_library();
+    const auto base = "embed --model musicnn-mtat --weights " + weights() + " --per-chunk ";
+    const auto music = quote((dir_ / "music").string());
+    const auto one = run(base + "--jobs 1 --out " + quote((dir_ / "j1").string()) + " " + music);
+    const auto two = run(base + "--jobs 3 --out " + quote((dir_ / "j3").string()) + " " + music);
+    EXPECT_EQ(one.code, 1) << one.err;
+    EXPECT_EQ(two.code, 1) << two.err;
+    EXPECT_NE(two.err.find("musicnn-mtat: 3 ok, 1 failed, 0 skipped"), std::string::npos)
+        << two.err;
+    std::size_t compared = 0;
+    for (const auto& e : fs::recursive_directory_iterator(dir_ / "j1")) {
+        if (!e.is_regular_file()) continue;
+        const auto rel = fs::relative(e.path(), dir_ / "j1");
+        ASSERT_TRUE(fs::exists(dir_ / "j3" / rel)) << rel;
+        EXPECT_EQ(slurp(e.path()), slurp(dir_ / "j3" / rel)) << rel;
+        ++compared;
+    }
+    EXPECT_EQ(compared, 6u);  // 3 files x (taggram, embedding)
+    EXPECT_NE(run(base + "--jobs -1 " + music).code, 0);
+}
+
 TEST_F(Cli, TrackLevelOutputIsOneVector) {
     const auto clip = tagmap::test::fixtures_dir() / "audio" / "wesnoth-knalgan-theme.wav";
     const auto out = dir_ / "out";

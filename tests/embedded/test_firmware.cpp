@@ -17,6 +17,10 @@
 #include <tagmap/embed/pipeline.hpp>
 #include <tagmap/models/musicnn.hpp>
 #include <tagmap/weights/weight_file.hpp>
+#ifdef TAGMAP_CLI_BINARY
+#include <xtensor/xarray.hpp>
+#include <xtensor/xnpy.hpp>
+#endif
 
 #include "fixtures.hpp"
 
@@ -93,5 +97,36 @@ TEST(Firmware, OutputEqualsTagmapEmbedPerChunk) {
     ASSERT_EQ(padded.chunks, 1u);
     expect_same(run_firmware(head, "short"), padded);
 }
+
+#ifdef TAGMAP_CLI_BINARY
+// The same clip through the tagmap binary itself: its taggram .npy equals the firmware's
+// lines to 1e-6.
+TEST(Firmware, OutputEqualsTheTagmapBinarysNpy) {
+    const auto fx = test::fixtures_dir();
+    const auto clip = fx / "audio" / "hedgewars-rock.mp3";
+    if (!std::filesystem::exists(clip)) GTEST_SKIP() << "no " << clip;
+    const auto out =
+        std::filesystem::temp_directory_path() / ("tagmap-fw-embed-" + std::to_string(::getpid()));
+    std::filesystem::remove_all(out);
+    const std::string cmd = std::string("'") + TAGMAP_CLI_BINARY +
+                            "' embed -q --model musicnn-mtat --per-chunk --weights '" +
+                            (fx / "weights" / "musicnn-mtat.pth").string() + "' --out '" +
+                            out.string() + "' '" + clip.string() + "' 2>/dev/null";
+    ASSERT_EQ(std::system(cmd.c_str()), 0) << cmd;
+    const auto npy =
+        xt::load_npy<float>((out / "musicnn-mtat" / "hedgewars-rock.mp3.taggram.npy").string());
+    std::filesystem::remove_all(out);
+    embed::ChunkMatrix want;
+    want.chunks = npy.shape()[0];
+    want.n_tags = npy.shape()[1];
+    want.taggrams.assign(npy.begin(), npy.end());
+    ASSERT_GE(want.chunks, 2u);
+
+    std::vector<float> samples;
+    audio::read_resampled(
+        clip, [&](std::span<const float> b) { samples.insert(samples.end(), b.begin(), b.end()); });
+    expect_same(run_firmware(samples, "cli"), want);
+}
+#endif
 
 }  // namespace
