@@ -6,9 +6,9 @@
 # New inputs go to build-fuzz/corpus/<target>/, crash reproducers to build-fuzz/artifacts/.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-seconds=20
+seconds=15
 case "${1:-}" in
-  --smoke) seconds=20 ;;
+  --smoke) seconds=15 ;;
   --seconds) seconds="${2:?--seconds needs a number}" ;;
   *) echo "usage: tools/fuzz.sh --smoke | --seconds N" >&2; exit 2 ;;
 esac
