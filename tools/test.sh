@@ -7,6 +7,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 export TAGMAP_FIXTURES="${TAGMAP_FIXTURES:-$(cd .. && pwd)/shared}"
 jobs="${TAGMAP_JOBS:-$(nproc)}"
+# One compile more than cores: a core would otherwise idle while a job links or waits on I/O.
+build_jobs="${TAGMAP_BUILD_JOBS:-$((jobs + 1))}"
 tools/deps.sh
 
 if [ "${1:-}" = "--sanitize" ]; then
@@ -14,11 +16,11 @@ if [ "${1:-}" = "--sanitize" ]; then
   cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DTAGMAP_SANITIZE=ON \
         -DCMAKE_CXX_FLAGS_RELWITHDEBINFO="-O1 -g1" \
         -DTAGMAP_BUILD_EXAMPLES=ON -DTAGMAP_BUILD_TOOLS=ON
-  cmake --build build-asan -j "$jobs"
+  cmake --build build-asan -j "$build_jobs"
   export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
   ctest --test-dir build-asan --output-on-failure -j "$jobs" -LE slow
 else
   cmake -S . -B build -DCMAKE_BUILD_TYPE=Release
-  cmake --build build -j "$jobs"
+  cmake --build build -j "$build_jobs"
   ctest --test-dir build --output-on-failure -j "$jobs"
 fi
