@@ -19,7 +19,7 @@
 #include "tagmap/core/shape.hpp"
 #include "tagmap/models/crepe_decode.hpp"
 #include "tagmap/models/tagging_model.hpp"  // tensor_views
-#include "tagmap/nn/batch_norm_eps.hpp"
+#include "tagmap/nn/batch_norm.hpp"
 #include "tagmap/nn/columns.hpp"
 #include "tagmap/nn/conv.hpp"
 #include "tagmap/nn/pad.hpp"
@@ -78,7 +78,7 @@ template <FixedString Name, std::size_t In, std::size_t Out, std::size_t K, std:
 using Block =
     Sequential<ZeroPad2d<0, 0, Top, Bottom>,
                Conv2d<Name, In, Out, Kernel<K, 1>, Stride<S, 1>, Padding<0, 0>, post::ReLU>,
-               BatchNormEps<join<Name, "_BN">, Out, crepe::KerasEpsilon>, MaxPool2d<2, 1>>;
+               BatchNorm<join<Name, "_BN">, Out, crepe::KerasEpsilon>, MaxPool2d<2, 1>>;
 
 /// Blocks 2-6: kernel 64, "same" padding (31 above, 32 below).
 template <FixedString Name, std::size_t In, std::size_t Out>

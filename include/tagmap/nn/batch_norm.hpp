@@ -1,6 +1,8 @@
 // A standalone inference BatchNorm (per-channel affine from the running statistics),
 // for the places where no Conv or Linear precedes it to fold into, e.g. the
-// `spec_bn` BatchNorm2d(1) applied to the dB spectrogram.
+// `spec_bn` BatchNorm2d(1) applied to the dB spectrogram, or CREPE's BatchNorm after
+// the ReLU. `Eps`: the checkpoint's epsilon as a type (PyTorch's 1e-5 by default;
+// CREPE, converted from Keras, uses 1e-3).
 #pragma once
 
 #include <string>
@@ -10,7 +12,7 @@
 
 namespace tagmap::nn {
 
-template <FixedString Name, std::size_t Channels>
+template <FixedString Name, std::size_t Channels, class Eps = PyTorchEpsilon>
 struct BatchNorm {
     static constexpr FixedString name = Name;
 
@@ -28,7 +30,7 @@ struct BatchNorm {
 
         void bind(ParamBinder& binder) {
             float* p = binder.claim(param_floats).data();
-            const BatchNormTensors bn = view_batch_norm(binder, Name.view(), Channels);
+            const BatchNormTensors bn = view_batch_norm(binder, Name.view(), Channels, Eps::value);
             for (std::size_t c = 0; c < Channels; ++c) {
                 p[c] = bn.complete() ? static_cast<float>(bn.scale(c)) : 0.0f;
                 p[Channels + c] = bn.complete() ? static_cast<float>(bn.shift(c)) : 0.0f;

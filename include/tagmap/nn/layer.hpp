@@ -84,27 +84,35 @@ inline void apply_activation(Activation a, float* x, std::size_t n) {
     }
 }
 
-/// PyTorch's BatchNorm default epsilon (all the checkpoints here use it).
+/// PyTorch's BatchNorm default epsilon (the checkpoints converted from PyTorch use it).
 inline constexpr double batch_norm_eps = 1e-5;
+
+/// A BatchNorm epsilon as a type (floating-point template arguments are not portable to
+/// every compiler this builds with): `static constexpr double value`.
+struct PyTorchEpsilon {
+    static constexpr double value = batch_norm_eps;
+};
 
 /// The four tensors of an inference BatchNorm `name` over `channels`, as views (empty
 /// when the binder recorded a problem): y = x * scale(c) + shift(c). Allocates nothing.
 struct BatchNormTensors {
     std::span<const float> gamma, beta, mean, var;
+    double eps = batch_norm_eps;
 
     bool complete() const {
         return !gamma.empty() && !beta.empty() && !mean.empty() && !var.empty();
     }
     double scale(std::size_t c) const {
-        return gamma[c] / std::sqrt(static_cast<double>(var[c]) + batch_norm_eps);
+        return gamma[c] / std::sqrt(static_cast<double>(var[c]) + eps);
     }
     double shift(std::size_t c) const { return beta[c] - mean[c] * scale(c); }
 };
 
 inline BatchNormTensors view_batch_norm(ParamBinder& binder, std::string_view name,
-                                        std::size_t channels) {
+                                        std::size_t channels, double eps = batch_norm_eps) {
     const auto c = static_cast<std::int64_t>(channels);
     BatchNormTensors t;
+    t.eps = eps;
     t.gamma = binder.view(TensorName(name, ".weight"), {c});
     t.beta = binder.view(TensorName(name, ".bias"), {c});
     t.mean = binder.view(TensorName(name, ".running_mean"), {c});
