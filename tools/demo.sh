@@ -36,6 +36,11 @@ for pth in "$TAGMAP_FIXTURES"/weights/*.pth; do
   build/bin/tagmap-convert --list "weights/$name.tmw"
 done
 build/bin/tagmap-convert --list weights/musicnn-mtat.tmw --model musicnn-mtat 2>&1 | grep "fit model"
+# madmom's beat ensemble (8 pickles -> one file; CC BY-NC-SA 4.0, docs/models/madmom.md).
+if ls "$TAGMAP_FIXTURES"/madmom/models/beats_blstm_[1-8].pkl >/dev/null 2>&1; then
+  build/bin/tagmap-convert --model madmom-beats "$TAGMAP_FIXTURES"/madmom/models/beats_blstm_[1-8].pkl \
+    weights/madmom-beats.tmw
+fi
 
 echo
 echo "== 2. Top tags of every clip (MusiCNN trained on MagnaTagATune)"

@@ -8,9 +8,10 @@ packages=(
   libhnswlib-dev libspectra-dev libxtensor-dev nlohmann-json3-dev libcli11-dev
   libsqlite3-dev libcpp-httplib-dev libtag1-dev libssl-dev
   libavformat-dev libavcodec-dev libavutil-dev libswresample-dev ffmpeg
-  libcairo2-dev fonts-dejavu-core chromium nodejs
-  libgtest-dev libgmock-dev libbenchmark-dev
-  slurm-wlm munge bc  # tests/scale: a one-node Slurm cluster (own daemons, own config)
+  libcairo2-dev fonts-dejavu-core chromium nodejs sqlite3  # sqlite3: tests/web large_library.mjs
+  libgtest-dev libbenchmark-dev
+  slurm-wlm munge  # tests/scale: a one-node Slurm cluster (own daemons, own config)
+  bc  # bench/scale/shard_throughput.sh
   "$@"
 )
 missing=()

@@ -1,29 +1,41 @@
-// MusiCNN-MTAT throughput (chunks/s, real checkpoint) and the GFLOP/s of each of its
-// layers on their real shapes. Run: bench_models [--benchmark_filter=...]; set
-// TAGMAP_FIXTURES if the shared data is not at ../shared. bench/models/torch_ratio.py
-// runs PyTorch on the same chunks and prints the ratio.
+// MusiCNN-MTAT throughput (chunks/s, real checkpoint) at 1 and 2 threads, each layer's
+// GFLOP/s and share of a chunk's time, for both kernels of the vertical convolutions
+// (spectral, the default, and the GEMM reference). Run: bench_models
+// [--benchmark_filter=...]; set TAGMAP_FIXTURES if the shared data is not at ../shared.
+// bench/models/run_pytorch_ratio.sh runs PyTorch on the same chunks and prints the ratio.
 #include <benchmark/benchmark.h>
 #include <sndfile.h>
 
 #include <cmath>
 #include <cstdlib>
+#include <ctime>
 #include <filesystem>
 #include <memory>
 #include <random>
 #include <stdexcept>
+#include <string>
+#include <tuple>
 #include <vector>
 
 #include "tagmap/models/musicnn.hpp"
-#include "tagmap/models/vgg.hpp"
 
 namespace {
 
 using namespace tagmap;
 using namespace tagmap::nn;
 
+using Spectral = models::MusicnnWith<TallConv::spectral, 204, 51, 64, 200>;
+using GemmRef = models::MusicnnWith<TallConv::gemm, 204, 51, 64, 200>;
+static_assert(std::is_same_v<Spectral, models::MusicnnMtat>);
+
 std::filesystem::path shared_dir() {
     if (const char* env = std::getenv("TAGMAP_FIXTURES"); env && *env) return env;
     return "../shared";
+}
+
+const weights::WeightFile& checkpoint() {
+    static const auto w = weights::WeightFile::load(shared_dir() / "weights/musicnn-mtat.pth");
+    return w;
 }
 
 /// The model fixtures' audio recipe (tests/data/models/manifest.json): the shared
@@ -42,33 +54,158 @@ std::vector<float> fixture_audio(std::size_t n) {
     return out;
 }
 
-std::vector<float> test_signal(std::size_t n) {
-    std::mt19937 rng(42);
-    std::normal_distribution<float> noise(0.0f, 0.05f);
-    std::vector<float> x(n);
-    for (std::size_t i = 0; i < n; ++i)
-        x[i] = 0.3f * std::sin(0.07f * float(i)) * std::sin(0.0003f * float(i)) + noise(rng);
-    return x;
-}
-
-void BM_MusicnnMtat_Chunk(benchmark::State& state) {
-    auto model = std::make_unique<models::MusicnnMtat>();
-    model->bind(weights::WeightFile::load(shared_dir() / "weights/musicnn-mtat.pth"));
+/// Chunks per second of one model instance per benchmark thread (as `tagmap embed
+/// --jobs N` runs them: the Eigen backend is single-threaded), `range(0)` chunks per call.
+template <class Model>
+void BM_Chunks(benchmark::State& state) {
+    auto model = std::make_unique<Model>();
+    model->bind(checkpoint());
     const std::size_t n = static_cast<std::size_t>(state.range(0));
-    const auto chunks = fixture_audio(n * models::MusicnnMtat::input_samples);
+    const auto chunks = fixture_audio(n * Model::input_samples);
     std::vector<float> tags(n * 50), emb(n * 200);
     for (auto _ : state) {
         model->forward_batch(chunks, n, tags, emb);
         benchmark::DoNotOptimize(tags.data());
     }
-    state.SetItemsProcessed(state.iterations() * static_cast<std::int64_t>(n));
+    // Summed over threads, divided by wall time: the whole process's chunks/s.
     state.counters["chunks/s"] =
         benchmark::Counter(double(n), benchmark::Counter::kIsIterationInvariantRate);
-    state.counters["GFLOP/s"] = benchmark::Counter(models::MusicnnMtat::flops * double(n) * 1e-9,
+    state.counters["GFLOP/s"] = benchmark::Counter(Model::flops * double(n) * 1e-9,
                                                    benchmark::Counter::kIsIterationInvariantRate);
+    state.counters["arena_MB"] = double(Model::arena_bytes) / 1e6;
     state.SetLabel(gemm::backend_name);
 }
-BENCHMARK(BM_MusicnnMtat_Chunk)->Arg(1)->Arg(4)->Unit(benchmark::kMillisecond)->UseRealTime();
+void BM_MusicnnMtat_Chunk(benchmark::State& s) {
+    BM_Chunks<Spectral>(s);
+}
+void BM_MusicnnMtatGemm_Chunk(benchmark::State& s) {
+    BM_Chunks<GemmRef>(s);
+}
+BENCHMARK(BM_MusicnnMtat_Chunk)
+    ->Arg(1)
+    ->Arg(4)
+    ->Threads(1)
+    ->Threads(2)
+    ->Unit(benchmark::kMillisecond)
+    ->UseRealTime();
+BENCHMARK(BM_MusicnnMtatGemm_Chunk)
+    ->Arg(1)
+    ->Threads(1)
+    ->Threads(2)
+    ->Unit(benchmark::kMillisecond)
+    ->UseRealTime();
+
+/// One chunk through the model's own layers, each timed on CPU time: counters "<layer> ms"
+/// (per chunk), "<layer> %" (share of the chunk) and "<layer> GFLOP/s" (its FLOP count;
+/// for the vertical convolutions that of the direct convolution they compute).
+template <class Model>
+void BM_Layers(benchmark::State& state) {
+    using Body = typename Model::Body;
+    using Head = typename Model::Head;
+    const auto& w = checkpoint();
+    std::vector<float> store(Body::param_floats + Head::param_floats);
+    ParamBinder binder(models::tensor_views(w), store);
+    Body body;
+    Head head;
+    body.bind(binder);
+    head.bind(binder);  // the binder notes the unused front-end tensors; not an error here
+    audio::LogMelSpectrogram mel(512, 256, w.get_f32("spec.spectrogram.window", {512}),
+                                 w.get_f32("spec.mel_scale.fb", {257, 96}), 96, 48000);
+    const auto chunk = fixture_audio(48000);
+
+    auto& bn = std::get<0>(body.layers);
+    auto& front = std::get<1>(body.layers);
+    auto& back = std::get<2>(body.layers);
+    auto& pool = std::get<3>(body.layers);
+    auto& dense1 = std::get<4>(body.layers);
+    using Front = std::remove_cvref_t<decltype(front)>;
+    using Back = std::remove_cvref_t<decltype(back)>;
+    const auto aligned = [](std::size_t n) { return std::vector<float>(n + 16); };
+    auto spec = aligned(96 * 188), spec_bn = aligned(96 * 188),
+         front_out = aligned(Front::Out::size), back_out = aligned(Back::Out::size),
+         pooled = aligned(1506), emb = aligned(200), tags = aligned(50),
+         work = aligned(Body::work_floats);
+    const auto a64 = [](std::vector<float>& v) {
+        auto p = reinterpret_cast<std::uintptr_t>(v.data());
+        return reinterpret_cast<float*>((p + 63) / 64 * 64);
+    };
+
+    constexpr int n_parts = 13;
+    const char* names[n_parts] = {"log-mel",  "spec_bn",  "layers.0", "layers.1", "layers.2",
+                                  "layers.3", "layers.4", "layer1",   "layer2",   "layer3",
+                                  "pool",     "dense1",   "dense2"};
+    double flops[n_parts] = {0};
+    double seconds[n_parts] = {0};
+    // This thread's CPU time: steadier than wall time on a machine shared with others.
+    const auto now = [] {
+        timespec ts{};
+        clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+        return double(ts.tv_sec) + 1e-9 * double(ts.tv_nsec);
+    };
+    int part = 0;
+    double t0 = 0;
+    const auto tick = [&](double f) {
+        const double t1 = now();
+        seconds[part] += t1 - t0;
+        flops[part] = f;
+        ++part;
+        t0 = t1;
+    };
+    for (auto _ : state) {
+        part = 0;
+        t0 = now();
+        mel.compute(chunk, {a64(spec), 96 * 188});
+        tick(0);
+        bn.forward(a64(spec), a64(spec_bn), a64(work));
+        tick(std::remove_cvref_t<decltype(bn)>::flops);
+        float* slice = a64(front_out);
+        std::apply(
+            [&](const auto&... layer) {
+                ((layer.forward(a64(spec_bn), slice, a64(work)),
+                  slice += std::remove_cvref_t<decltype(layer)>::Out::size,
+                  tick(std::remove_cvref_t<decltype(layer)>::flops)),
+                 ...);
+            },
+            front.layers);
+        std::copy_n(a64(front_out), Front::Out::size, a64(back_out));
+        std::apply(
+            [&](const auto&... layer) {
+                const float* prev = a64(back_out);
+                float* next = a64(back_out) + Front::Out::size;
+                ((layer.forward(prev, next, a64(work)), prev = next,
+                  next += std::remove_cvref_t<decltype(layer)>::Out::size,
+                  tick(std::remove_cvref_t<decltype(layer)>::flops)),
+                 ...);
+            },
+            back.layers);
+        pool.forward(a64(back_out), a64(pooled), a64(work));
+        tick(std::remove_cvref_t<decltype(pool)>::flops);
+        dense1.forward(a64(pooled), a64(emb), a64(work));
+        tick(std::remove_cvref_t<decltype(dense1)>::flops);
+        head.forward(a64(emb), a64(tags), a64(work));
+        tick(Head::flops);
+        benchmark::DoNotOptimize(tags.data());
+    }
+    double total = 0;
+    for (double s : seconds) total += s;
+    const double iters = double(state.iterations());
+    for (int i = 0; i < n_parts; ++i) {
+        state.counters[std::string(names[i]) + " ms"] = 1e3 * seconds[i] / iters;
+        state.counters[std::string(names[i]) + " %"] = 100.0 * seconds[i] / total;
+        if (flops[i] > 1e6)
+            state.counters[std::string(names[i]) + " GFLOP/s"] =
+                1e-9 * flops[i] * iters / seconds[i];
+    }
+    state.SetLabel(gemm::backend_name);
+}
+void BM_MusicnnMtat_Layers(benchmark::State& s) {
+    BM_Layers<Spectral>(s);
+}
+void BM_MusicnnMtatGemm_Layers(benchmark::State& s) {
+    BM_Layers<GemmRef>(s);
+}
+BENCHMARK(BM_MusicnnMtat_Layers)->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_MusicnnMtatGemm_Layers)->Unit(benchmark::kMillisecond);
 
 /// One concrete layer on its MusiCNN input shape, random parameters and input.
 template <class D, class In>
@@ -81,26 +218,52 @@ void layer_bench(benchmark::State& state) {
     for (auto& v : params) v = u(rng);
     for (auto& v : in) v = u(rng);
     L layer;
+    if constexpr (requires { L::derive(params.data()); }) L::derive(params.data());
     if constexpr (requires { layer.params; }) layer.params = params.data();
+    if constexpr (requires { std::get<0>(layer.layers).params; })
+        std::get<0>(layer.layers).params = params.data();  // the unfused conv + max
+    float* w =
+        reinterpret_cast<float*>((reinterpret_cast<std::uintptr_t>(work.data()) + 63) / 64 * 64);
     for (auto _ : state) {
-        layer.forward(in.data(), out.data(), work.data());
+        layer.forward(in.data(), out.data(), w);
         benchmark::DoNotOptimize(out.data());
     }
     state.counters["GFLOP/s"] =
         benchmark::Counter(L::flops * 1e-9, benchmark::Counter::kIsIterationInvariantRate);
     state.counters["MFLOP"] = L::flops * 1e-6;
+    if constexpr (requires { L::executed_flops; })
+        state.counters["executed MFLOP"] = L::executed_flops * 1e-6;
+    state.counters["work_MB"] = double(L::work_floats) * 4e-6;
 }
 
 using Spec = Shape<1, 96, 188>;
 using Signal1 = Shape<1, 1, 188>;
-void BM_Layer_layers0_conv_67x7(benchmark::State& s) {
+template <std::size_t KH, TallConv A>
+using Vert = Conv2dMaxOverHeight<"v", 1, 204, Kernel<KH, 7>, Padding<0, 3>, A, post::ReLU>;
+// The vertical convolutions + max over frequency: both kernels, and the unfused form
+// (whole-plane im2col GEMM, then MaxOver) they replaced.
+void BM_Layer_layers0_67x7_spectral(benchmark::State& s) {
+    layer_bench<Vert<67, TallConv::spectral>, Spec>(s);
+}
+void BM_Layer_layers0_67x7_gemm(benchmark::State& s) {
+    layer_bench<Vert<67, TallConv::gemm>, Spec>(s);
+}
+void BM_Layer_layers0_67x7_unfused(benchmark::State& s) {
     layer_bench<
-        Conv2d<"layers.0.conv", 1, 204, Kernel<67, 7>, Stride<1, 1>, Padding<0, 3>, post::ReLU>,
+        Sequential<Conv2d<"c", 1, 204, Kernel<67, 7>, Stride<1, 1>, Padding<0, 3>, post::ReLU>,
+                   MaxOver<Axis::height>>,
         Spec>(s);
 }
-void BM_Layer_layers1_conv_38x7(benchmark::State& s) {
+void BM_Layer_layers1_38x7_spectral(benchmark::State& s) {
+    layer_bench<Vert<38, TallConv::spectral>, Spec>(s);
+}
+void BM_Layer_layers1_38x7_gemm(benchmark::State& s) {
+    layer_bench<Vert<38, TallConv::gemm>, Spec>(s);
+}
+void BM_Layer_layers1_38x7_unfused(benchmark::State& s) {
     layer_bench<
-        Conv2d<"layers.1.conv", 1, 204, Kernel<38, 7>, Stride<1, 1>, Padding<0, 3>, post::ReLU>,
+        Sequential<Conv2d<"c", 1, 204, Kernel<38, 7>, Stride<1, 1>, Padding<0, 3>, post::ReLU>,
+                   MaxOver<Axis::height>>,
         Spec>(s);
 }
 void BM_Layer_layers2_conv1d_129(benchmark::State& s) {
@@ -109,37 +272,18 @@ void BM_Layer_layers2_conv1d_129(benchmark::State& s) {
 void BM_Layer_layer1_conv1d_561to64(benchmark::State& s) {
     layer_bench<Conv1d<"layer1.conv", 561, 64, 7, 1, 3, post::ReLU>, Shape<561, 1, 188>>(s);
 }
-void BM_Layer_layer2_conv1d_64to64(benchmark::State& s) {
-    layer_bench<Conv1d<"layer2.conv", 64, 64, 7, 1, 3, post::ReLU>, Shape<64, 1, 188>>(s);
-}
 void BM_Layer_dense1_1506to200(benchmark::State& s) {
     layer_bench<Linear<"dense1", 1506, 200, post::ReLU>, Shape<1506>>(s);
 }
-void BM_Layer_max_over_freq(benchmark::State& s) {
-    layer_bench<MaxOver<Axis::height>, Shape<204, 59, 188>>(s);
-}
-BENCHMARK(BM_Layer_layers0_conv_67x7)->Unit(benchmark::kMillisecond);
-BENCHMARK(BM_Layer_layers1_conv_38x7)->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_Layer_layers0_67x7_spectral)->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_Layer_layers0_67x7_gemm)->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_Layer_layers0_67x7_unfused)->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_Layer_layers1_38x7_spectral)->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_Layer_layers1_38x7_gemm)->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_Layer_layers1_38x7_unfused)->Unit(benchmark::kMillisecond);
 BENCHMARK(BM_Layer_layers2_conv1d_129)->Unit(benchmark::kMicrosecond);
 BENCHMARK(BM_Layer_layer1_conv1d_561to64)->Unit(benchmark::kMicrosecond);
-BENCHMARK(BM_Layer_layer2_conv1d_64to64)->Unit(benchmark::kMicrosecond);
 BENCHMARK(BM_Layer_dense1_1506to200)->Unit(benchmark::kMicrosecond);
-BENCHMARK(BM_Layer_max_over_freq)->Unit(benchmark::kMicrosecond);
-
-// The front end alone (STFT + mel + dB) for one chunk, to see its share.
-void BM_MusicnnMtat_LogMel(benchmark::State& state) {
-    const auto w = weights::WeightFile::load(shared_dir() / "weights/musicnn-mtat.pth");
-    const auto win = w.get_f32("spec.spectrogram.window", {512});
-    const auto fb = w.get_f32("spec.mel_scale.fb", {257, 96});
-    audio::LogMelSpectrogram mel(512, 256, win, fb, 96, 48000);
-    const auto x = test_signal(48000);
-    std::vector<float> out(96 * 188);
-    for (auto _ : state) {
-        mel.compute(x, out);
-        benchmark::DoNotOptimize(out.data());
-    }
-}
-BENCHMARK(BM_MusicnnMtat_LogMel)->Unit(benchmark::kMicrosecond);
 
 }  // namespace
 

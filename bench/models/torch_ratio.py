@@ -1,20 +1,23 @@
 #!/usr/bin/python3
-"""Throughput of tagmap vs PyTorch on MusiCNN-MTAT (run by hand; needs python3-torch).
+"""Throughput of tagmap vs PyTorch on MusiCNN-MTAT, side by side (run by hand; needs
+python3-torch). Usually through bench/models/run_pytorch_ratio.sh:
 
-    /usr/bin/python3 bench/models/torch_ratio.py --bench build/bin/bench_models_native \
-        --threads 1
-    /usr/bin/python3 bench/models/torch_ratio.py --bench build/bin/bench_models_openblas \
-        --threads 2
+    /usr/bin/python3 bench/models/torch_ratio.py --bench build/bin/bench_models \
+        --threads 1 2 --repeats 5
 
 Both sides run the real checkpoint on the same 16 kHz chunks (the fixture recipe:
-hedgewars-pirate.wav, every 3rd sample, consecutive 48000-sample chunks), one chunk
-per forward and 4 chunks per forward, with the same thread count (torch.set_num_threads
-for PyTorch; OPENBLAS_NUM_THREADS for tagmap's OpenBLAS backend; the Eigen backend is
-single-threaded). Prints medians in chunks/s and the ratio tagmap / PyTorch.
+hedgewars-pirate.wav, every 3rd sample, consecutive 48000-sample chunks), 1 and 4
+chunks per forward, with the same thread count: PyTorch with torch.set_num_threads(T)
+(its intra-op pool, oneDNN); tagmap with T model instances on T threads, as `tagmap
+embed --jobs T` runs them (the Eigen backend is single-threaded;
+BM_MusicnnMtat_Chunk/<n>/real_time/threads:<T>). The two are measured alternately,
+`--repeats` rounds, so that both see the same load; printed are the medians in
+chunks/s and the median of the per-round ratios tagmap / PyTorch.
 
-On a VM whose CPU OpenBLAS cannot identify (it then says "Core: Prescott" with
-OPENBLAS_VERBOSE=2 and runs a generic SSE kernel), set OPENBLAS_CORETYPE, e.g.
-OPENBLAS_CORETYPE=SkylakeX; it is passed through to the benchmark.
+With the OpenBLAS bench binary (bench_models_openblas) OPENBLAS_NUM_THREADS=1 is set, so
+that the T instances do not oversubscribe the cores. On a VM whose CPU OpenBLAS cannot
+identify (OPENBLAS_VERBOSE=2 prints "Core: Prescott"), set OPENBLAS_CORETYPE (e.g.
+SkylakeX); it is passed through.
 """
 
 import argparse
@@ -31,6 +34,58 @@ import soundfile as sf
 import torch
 
 REPO = Path(__file__).resolve().parents[2]
+
+
+def install_torchaudio_standin():
+    """Without python3-torchaudio: the two transforms reference_models uses, in plain
+    torch (torch.stft, as torchaudio computes them), with the same buffer names so the
+    checkpoint's spec.spectrogram.window and spec.mel_scale.fb load strictly."""
+    import types
+
+    import torch.nn as nn
+
+    class Spectrogram(nn.Module):
+        def __init__(self, n_fft, hop):
+            super().__init__()
+            self.n_fft, self.hop = n_fft, hop
+            self.register_buffer("window", torch.hann_window(n_fft))
+
+        def forward(self, x):
+            s = torch.stft(x, self.n_fft, self.hop, window=self.window, center=True,
+                           pad_mode="reflect", return_complex=True)
+            return s.abs().pow(2.0)
+
+    class MelScale(nn.Module):
+        def __init__(self, n_stft, n_mels):
+            super().__init__()
+            self.register_buffer("fb", torch.zeros(n_stft, n_mels))
+
+        def forward(self, spec):
+            return torch.matmul(spec.transpose(-1, -2), self.fb).transpose(-1, -2)
+
+    class MelSpectrogram(nn.Module):
+        def __init__(self, n_fft, hop_length, n_mels, **_):
+            super().__init__()
+            self.spectrogram = Spectrogram(n_fft, hop_length)
+            self.mel_scale = MelScale(n_fft // 2 + 1, n_mels)
+
+        def forward(self, x):
+            return self.mel_scale(self.spectrogram(x))
+
+    class AmplitudeToDB(nn.Module):
+        def forward(self, x):
+            return 10.0 * torch.log10(torch.clamp(x, min=1e-10))
+
+    module = types.ModuleType("torchaudio")
+    module.transforms = types.SimpleNamespace(MelSpectrogram=MelSpectrogram,
+                                              AmplitudeToDB=AmplitudeToDB)
+    sys.modules["torchaudio"] = module
+
+
+try:
+    import torchaudio  # noqa: F401
+except ImportError:
+    install_torchaudio_standin()
 sys.path.insert(0, str(REPO / "tools"))
 import reference_models as rm  # noqa: E402
 
@@ -43,54 +98,102 @@ def chunks(n):
     audio, rate = sf.read(str(shared() / "audio/hedgewars-pirate.wav"), dtype="float32",
                           always_2d=True)
     x = audio[0::3, 0]
-    need = n * 48000
-    x = np.resize(x, need)  # repeats if short, as the C++ bench does
+    x = np.resize(x, n * 48000)  # repeats if short, as the C++ bench does
     return torch.from_numpy(np.ascontiguousarray(x.reshape(n, 48000)))
 
 
-def torch_chunks_per_second(batch, threads, repeats):
-    torch.set_num_threads(threads)
+def torch_model():
     model, _ = rm.build("musicnn-mtat")
     state = torch.load(str(shared() / "weights/musicnn-mtat.pth"), map_location="cpu")
     model.load_state_dict(state, strict=True)
     model.eval()
+    return model
+
+
+def torch_chunks_per_second(model, batch, threads, seconds):
+    torch.set_num_threads(threads)
     x = chunks(batch)
-    times = []
+    times, cpu = [], []
     with torch.no_grad():
         for _ in range(2):
             model(x)
-        for _ in range(repeats):
-            t0 = time.perf_counter()
+        start = time.perf_counter()
+        while time.perf_counter() - start < seconds or len(times) < 3:
+            t0, c0 = time.perf_counter(), time.process_time()
             model(x)
             times.append(time.perf_counter() - t0)
+            cpu.append(time.process_time() - c0)
+    torch_chunks_per_second.per_cpu_second = batch / statistics.median(cpu)
     return batch / statistics.median(times)
 
 
-def tagmap_chunks_per_second(bench, batch, threads, repeats):
-    env = dict(os.environ, OPENBLAS_NUM_THREADS=str(threads), TAGMAP_FIXTURES=str(shared()))
+def torch_processes_chunks_per_second(batch, processes, seconds):
+    """PyTorch as tagmap runs: `processes` single-threaded workers at once, summed."""
+    cmd = [sys.executable, __file__, "--torch-worker", str(batch), str(seconds)]
+    workers = [subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True)
+               for _ in range(processes)]
+    return sum(float(w.communicate()[0].split()[-1]) for w in workers)
+
+
+def tagmap_chunks_per_second(bench, name, batch, threads, seconds):
+    env = dict(os.environ, OPENBLAS_NUM_THREADS="1", TAGMAP_FIXTURES=str(shared()))
     out = subprocess.run(
-        [bench, f"--benchmark_filter=BM_MusicnnMtat_Chunk/{batch}/",
-         "--benchmark_format=json", f"--benchmark_repetitions={repeats}",
-         "--benchmark_report_aggregates_only=true"],
+        [bench, f"--benchmark_filter=^{name}/{batch}/real_time/threads:{threads}$",
+         "--benchmark_format=json", f"--benchmark_min_time={seconds}"],
         env=env, check=True, capture_output=True, text=True).stdout
-    for b in json.loads(out)["benchmarks"]:
-        if b.get("aggregate_name") == "median":
-            return b["chunks/s"]
-    raise RuntimeError("no median in benchmark output")
+    runs = json.loads(out)["benchmarks"]
+    if not runs:
+        raise RuntimeError(f"{bench}: no benchmark {name}/{batch}/threads:{threads}")
+    unit = {"ns": 1e-9, "us": 1e-6, "ms": 1e-3, "s": 1.0}[runs[0]["time_unit"]]
+    tagmap_chunks_per_second.per_cpu_second = batch / (runs[0]["cpu_time"] * unit)
+    return runs[0]["chunks/s"]
 
 
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--bench", default=str(REPO / "build/bin/bench_models"))
-    ap.add_argument("--threads", type=int, default=1)
-    ap.add_argument("--repeats", type=int, default=7)
+    ap.add_argument("--kernel", choices=["spectral", "gemm"], default="spectral",
+                    help="tagmap's vertical-convolution kernel (gemm: the reference)")
+    ap.add_argument("--threads", type=int, nargs="+", default=[1, 2])
+    ap.add_argument("--batches", type=int, nargs="+", default=[1, 4])
+    ap.add_argument("--repeats", type=int, default=5, help="alternating rounds")
+    ap.add_argument("--seconds", type=float, default=2.0, help="per side and round")
+    ap.add_argument("--torch-worker", nargs=2, help=argparse.SUPPRESS)
     args = ap.parse_args()
-    print(f"MusiCNN-MTAT, threads={args.threads}, bench={args.bench}")
-    print(f"{'chunks/forward':>15} {'pytorch c/s':>12} {'tagmap c/s':>12} {'ratio':>7}")
-    for batch in (1, 4):
-        t = torch_chunks_per_second(batch, args.threads, args.repeats)
-        m = tagmap_chunks_per_second(args.bench, batch, args.threads, max(3, args.repeats // 2))
-        print(f"{batch:>15} {t:>12.2f} {m:>12.2f} {m / t:>7.2f}")
+    if args.torch_worker:
+        batch, seconds = int(args.torch_worker[0]), float(args.torch_worker[1])
+        print(torch_chunks_per_second(torch_model(), batch, 1, seconds))
+        return
+    name = "BM_MusicnnMtat_Chunk" if args.kernel == "spectral" else "BM_MusicnnMtatGemm_Chunk"
+    if args.kernel == "gemm":
+        args.batches = [1]  # the bench runs the reference at 1 chunk per call only
+    model = torch_model()
+    print(f"MusiCNN-MTAT, bench={args.bench} ({name}), torch {torch.__version__}, "
+          f"{args.repeats} alternating rounds of {args.seconds} s; load average "
+          f"{os.getloadavg()[0]:.1f}")
+    print("pytorch: T intra-op threads; pytorch xT: T single-threaded processes (summed);"
+          " ratios: tagmap / each")
+    print("cpu ratio (1 thread): chunks per CPU-second, tagmap / pytorch (steadier under load)")
+    print(f"{'threads':>7} {'chunks/call':>11} {'pytorch':>8} {'pytorch xT':>10} "
+          f"{'tagmap':>8} {'ratio':>6} {'ratio xT':>8} {'cpu ratio':>9}   (chunks/s, medians)")
+    for threads in args.threads:
+        for batch in args.batches:
+            runs = {"t": [], "p": [], "m": [], "r": [], "rp": [], "c": []}
+            for _ in range(args.repeats):
+                t = torch_chunks_per_second(model, batch, threads, args.seconds)
+                tc = torch_chunks_per_second.per_cpu_second
+                p = (torch_processes_chunks_per_second(batch, threads, args.seconds)
+                     if threads > 1 else t)
+                m = tagmap_chunks_per_second(args.bench, name, batch, threads, args.seconds)
+                mc = tagmap_chunks_per_second.per_cpu_second
+                for k, v in (("t", t), ("p", p), ("m", m), ("r", m / t), ("rp", m / p),
+                             ("c", mc / tc)):
+                    runs[k].append(v)
+            med = {k: statistics.median(v) for k, v in runs.items()}
+            cpu = f"{med['c']:>9.2f}" if threads == 1 else f"{'-':>9}"
+            print(f"{threads:>7} {batch:>11} {med['t']:>8.2f} {med['p']:>10.2f} "
+                  f"{med['m']:>8.2f} {med['r']:>6.2f} {med['rp']:>8.2f} {cpu}", flush=True)
+    print(f"load average at the end {os.getloadavg()[0]:.1f}")
 
 
 if __name__ == "__main__":

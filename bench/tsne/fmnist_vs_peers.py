@@ -77,14 +77,17 @@ def run_tagmap(driver, X, dims, tmp):
               f"then {(elapsed[-1] - elapsed[0]) / (50 * (len(elapsed) - 1)) * 1e3:.0f} ms/iteration",
               flush=True)
     Y = np.fromfile(dst, dtype=np.float32).reshape(len(X), dims)
+    if "cpu_seconds" in info:
+        print(f"  tagmap CPU {info['cpu_seconds']:.1f} s", flush=True)
     return Y, info["seconds"], info["kl"], info["gradient"]
 
 
 def run_sklearn(X, dims):
-    start = time.perf_counter()
+    start, cpu = time.perf_counter(), time.process_time()
     model = TSNE(n_components=dims, perplexity=30, init="pca", learning_rate="auto",
                  method="barnes_hut", n_jobs=2, random_state=42)
     Y = model.fit_transform(X)
+    print(f"  sklearn CPU {time.process_time() - cpu:.1f} s", flush=True)
     return Y, time.perf_counter() - start, float(model.kl_divergence_)
 
 
@@ -97,10 +100,11 @@ X <- matrix(readBin("{src}", "double", n = {X.size}), ncol = {X.shape[1]}, byrow
 t <- system.time(r <- Rtsne(X, dims = {dims}, perplexity = 30, theta = 0.5,
                             check_duplicates = FALSE, max_iter = 750, num_threads = 2))
 writeBin(as.vector(t(r$Y)), "{dst}")
-cat(t[["elapsed"]], tail(r$itercosts, 1), "\\n")
+cat(t[["elapsed"]], tail(r$itercosts, 1), t[["user.self"]] + t[["sys.self"]], "\\n")
 """
     out = subprocess.run(["Rscript", "-e", script], check=True, capture_output=True, text=True)
-    seconds, kl = (float(v) for v in out.stdout.split())
+    seconds, kl, cpu = (float(v) for v in out.stdout.split())
+    print(f"  Rtsne CPU {cpu:.1f} s", flush=True)
     Y = np.fromfile(dst, dtype=np.float64).reshape(len(X), dims)
     return Y, seconds, kl
 

@@ -3,6 +3,10 @@
 pixels / 255), side by side in one run. Run by hand (never by CI) with the system Python:
 
     /usr/bin/python3 bench/umap/fmnist_vs_umaplearn.py --tagmap build/bin/tagmap [--threads 2]
+    /usr/bin/python3 bench/umap/fmnist_vs_umaplearn.py --driver build/bin/umap_driver
+
+(--driver: bench/umap/umap_driver.cpp, the same library call without the CLI; build it with
+-DTAGMAP_BUILD_BENCH=ON --target umap_driver.)
 
 Prints for each: wall time of the projection (tagmap: the CLI's own timing, excluding .npy
 I/O; umap-learn: fit_transform), kNN15 preservation (5,000 sampled points, exact neighbours
@@ -15,6 +19,7 @@ seeds, as much as the gap to the targets; the medians are printed and compared).
 """
 import argparse
 import gzip
+import json
 import os
 import re
 import subprocess
@@ -67,6 +72,7 @@ def accuracy(emb, labels, n_train):
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--tagmap", default="build/bin/tagmap")
+    ap.add_argument("--driver", default="", help="bench/umap/umap_driver instead of the CLI")
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--seed", type=int, default=42)
     ap.add_argument("--seeds", default="", help="comma-separated seeds (overrides --seed)")
@@ -86,17 +92,30 @@ def main():
     with tempfile.TemporaryDirectory() as tmp:
         xin, yout = os.path.join(tmp, "x.npy"), os.path.join(tmp, "y.npy")
         np.save(xin, x)
+        if args.driver:
+            np.ascontiguousarray(x, dtype=np.float32).tofile(os.path.join(tmp, "x.f32"))
         for seed in seeds:
             t0 = time.perf_counter()
-            proc = subprocess.run([args.tagmap, "project", "--method", "umap", "--in", xin,
-                                   "--out", yout, "--seed", str(seed), "--threads",
-                                   str(args.threads), "--quiet"], capture_output=True, text=True)
+            if args.driver:
+                command = [args.driver, os.path.join(tmp, "x.f32"), str(x.shape[0]),
+                           str(x.shape[1]), os.path.join(tmp, "y.f32"), "--seed", str(seed),
+                           "--threads", str(args.threads)]
+            else:
+                command = [args.tagmap, "project", "--method", "umap", "--in", xin, "--out",
+                           yout, "--seed", str(seed), "--threads", str(args.threads), "--quiet"]
+            proc = subprocess.run(command, capture_output=True, text=True)
             wall = time.perf_counter() - t0
             if proc.returncode != 0:
                 sys.exit("tagmap failed: " + proc.stderr)
-            m = re.search(r"in ([0-9.eE+-]+) s", proc.stderr)
-            seconds = float(m.group(1)) if m else wall
-            emb = np.load(yout)
+            if args.driver:
+                info = json.loads(proc.stdout.strip().splitlines()[-1])
+                seconds = info["seconds"]
+                print(f"  tagmap CPU {info['cpu_seconds']:.1f} s", flush=True)
+                emb = np.fromfile(os.path.join(tmp, "y.f32"), dtype=np.float32).reshape(-1, 2)
+            else:
+                m = re.search(r"in ([0-9.eE+-]+) s", proc.stderr)
+                seconds = float(m.group(1)) if m else wall
+                emb = np.load(yout)
             row = (f"tagmap s={seed}", seconds, preservation(x, emb), accuracy(emb, y, n_train))
             tagmap_rows.append(row)
             print(f"{row[0]:12}{seconds:7.2f} s (process wall {wall:.2f} s)  preservation "
@@ -109,11 +128,12 @@ def main():
                                              for i in (1, 2, 3)))
     if not args.skip_umap_learn:
         import umap
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         emb = umap.UMAP(n_neighbors=15, min_dist=0.1).fit_transform(x)
-        seconds = time.perf_counter() - t0
+        seconds, cpu = time.perf_counter() - t0, time.process_time() - c0
         rows.append(("umap-learn", seconds, preservation(x, emb), accuracy(emb, y, n_train)))
-        print(f"umap-learn  {seconds:7.2f} s", flush=True)
+        print(f"umap-learn  {seconds:7.2f} s (CPU {cpu:.1f} s, numba compilation included)",
+              flush=True)
     print(f"{'':14}{'time s':>9}{'kNN15 pres.':>13}{'10NN acc.':>11}")
     for name, t, p, a in rows:
         print(f"{name:14}{t:9.2f}{p:13.4f}{a:11.4f}")

@@ -1,5 +1,6 @@
 // What the library commands share: the --db option, and finding every model whose
-// weights are present (a missing checkpoint is reported once and skipped).
+// weights are present (a missing checkpoint is reported once and skipped). Cheap to
+// include: the models themselves are compiled only in cli_library.cpp and cli_models.hpp.
 #pragma once
 
 #include <cstdio>
@@ -10,10 +11,8 @@
 
 #include <CLI/CLI.hpp>
 
-#include <tagmap/models/registry.hpp>
 #include <tagmap/weights/weight_file.hpp>
 
-#include "cli_models.hpp"
 #include "cli_tags.hpp"
 #include "digest.hpp"
 #include "library.hpp"
@@ -52,73 +51,19 @@ inline std::pair<std::string, std::string> family_and_dataset(const std::string&
 inline std::filesystem::path find_library_weights(const std::string& id,
                                                   const std::filesystem::path& dir) {
     const auto [family, dataset] = family_and_dataset(id);
-    for (const auto& p : {dir / (id + ".tmw"), dir / (id + ".pth"),
-                          dir / dataset / (family + ".pth")})
+    for (const auto& p :
+         {dir / (id + ".tmw"), dir / (id + ".pth"), dir / dataset / (family + ".pth")})
         if (std::filesystem::is_regular_file(p)) return p;
     return {};
 }
 
 /// Every requested model (all known ids when `requested` is empty) whose weights exist.
-/// Missing ones are reported once on stderr and skipped; none at all is an error.
-inline std::vector<LibraryModel> load_library_models(const std::vector<std::string>& requested,
-                                                     const std::string& weights_dir,
-                                                     const TagSource& tags) {
-    std::vector<std::string> ids = model_list(requested);
-    if (ids.empty())
-        for (auto id : models::model_ids()) ids.emplace_back(id);
-    for (const auto& id : ids) {
-        const auto known = models::model_ids();
-        if (std::find(known.begin(), known.end(), id) == known.end()) {
-            std::string list;
-            for (auto k : known) list += (list.empty() ? "" : ", ") + std::string(k);
-            throw InvalidArgument("unknown model id '" + id + "' (known: " + list + ")");
-        }
-    }
-    std::vector<LibraryModel> out;
-    std::string missing;
-    for (const auto& id : ids) {
-        const auto path = find_library_weights(id, weights_dir);
-        if (path.empty()) {
-            missing += (missing.empty() ? "" : ", ") + id;
-            continue;
-        }
-        LibraryModel m;
-        m.id = id;
-        m.weights_path = path;
-        m.weights = std::make_unique<weights::WeightFile>(weights::WeightFile::load(path));
-        const auto problems = models::check_weights(id, *m.weights);
-        if (!problems.empty()) {
-            std::string text = "weights " + path.string() + " do not fit model " + id + ":";
-            for (const auto& p : problems) text += "\n  " + p;
-            throw BindError(text);
-        }
-        auto probe = models::make_model(id, *m.weights);
-        const auto [family, dataset] = family_and_dataset(id);
-        m.record.model_id = id;
-        m.record.model = family;
-        m.record.dataset = dataset;
-        m.record.n_tags = int(probe->n_tags());
-        m.record.embedding_dim = int(probe->embedding_dim());
-        m.record.input_samples = int(probe->input_samples());
-        m.record.weights_digest = store::sha256_file(path);
-        m.record.weights_file = std::filesystem::absolute(path).string();
-        try {
-            m.record.tag_names = load_tags(find_tags_file(std::string(probe->tag_set()), tags),
-                                           probe->n_tags());
-        } catch (const Error& e) {
-            std::fprintf(stderr, "tagmap: warning: %s: no tag names (%s); tags will show as tag<i>\n",
-                         id.c_str(), e.what());
-        }
-        out.push_back(std::move(m));
-    }
-    if (!missing.empty())
-        std::fprintf(stderr, "tagmap: no weights in %s for: %s (skipped)\n", weights_dir.c_str(),
-                     missing.c_str());
-    if (out.empty())
-        throw IoError("no model weights found in " + weights_dir +
-                      " (expected <model id>.tmw or .pth, or <dataset>/<family>.pth)");
-    return out;
-}
+/// Missing ones are reported once on stderr and skipped; none at all is an error unless
+/// `allow_none` (the caller has other models to run). Defined in cli_library.cpp, the one
+/// file that compiles the model table: the other commands need not instantiate the models.
+std::vector<LibraryModel> load_library_models(const std::vector<std::string>& requested,
+                                              const std::string& weights_dir, const TagSource& tags,
+                                              bool allow_none = false);
 
 /// The audio root recorded by init-db/index-audio, or an error saying how to set it.
 inline std::filesystem::path require_audio_root(store::Library& lib) {

@@ -60,40 +60,6 @@ struct ModelTally {
     std::size_t ok = 0, failed = 0, skipped = 0;
 };
 
-/// Decodes `path` once and streams it, mono, through one resampler per rate of `rates`
-/// into `sink(rate index, block)`; the report is read_resampled's (output_samples summed
-/// over the rates).
-template <class Sink>
-audio::ReadReport read_at_rates(const std::filesystem::path& path, const std::vector<double>& rates,
-                                Sink&& sink, std::size_t block = 16384) {
-    audio::AudioFileReader reader(path, block);
-    std::vector<audio::Resampler> resamplers;
-    for (double r : rates) resamplers.emplace_back(reader.info().sample_rate, r, block);
-    audio::ReadReport report;
-    report.info = reader.info();
-    std::vector<float> mono(block);
-    for (;;) {
-        const std::size_t n = reader.read_mono(mono);
-        if (n == 0) break;
-        for (std::size_t i = 0; i < resamplers.size(); ++i)
-            resamplers[i].process(std::span<const float>(mono.data(), n),
-                                  [&](std::span<const float> out) {
-                                      report.output_samples += out.size();
-                                      sink(i, out);
-                                  });
-    }
-    for (std::size_t i = 0; i < resamplers.size(); ++i)
-        resamplers[i].flush([&](std::span<const float> out) {
-            report.output_samples += out.size();
-            sink(i, out);
-        });
-    report.source_frames = reader.frames_read();
-    report.peak = reader.peak();
-    report.recovered_errors = reader.recovered_errors();
-    if (report.source_frames == 0) throw AudioError("audio file has zero length: " + path.string());
-    return report;
-}
-
 /// The models of one worker: each worker binds its own instances (own arenas), so
 /// workers share nothing but the read-only weight files.
 struct WorkerModels {
@@ -191,7 +157,7 @@ void process_file(const EmbedArgs& a, const InputFile& f, WorkerModels& w, Share
             };
         };
         const auto report =
-            read_at_rates(f.path, rates, [&](std::size_t r, std::span<const float> block) {
+            audio::read_at_rates(f.path, rates, [&](std::size_t r, std::span<const float> block) {
                 if (r == tagger_rate)
                     for (std::size_t j = 0; j < embedders.size(); ++j)
                         embedders[j].push(block, sink_for(j));

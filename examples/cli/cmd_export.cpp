@@ -1,6 +1,7 @@
 // tagmap export: the library's results as files. --format npy (default) writes exactly
 // the layout of `tagmap embed` (OUT/<model id>/<relative path>.{embedding,taggram}.npy,
-// track-level means unless --per-chunk), byte for byte; projector writes the TensorFlow
+// track-level means unless --per-chunk, and the sequence models' series as
+// OUT/<model id>/<relative path>.npy), byte for byte; projector writes the TensorFlow
 // Embedding Projector's TSV pair, csv one table per model with metadata, top tags and the
 // vector, m3u playlists (all tracks, and one per genre).
 #include <cstdio>
@@ -70,7 +71,14 @@ void run_export(const ExportArgs& a) {
         if (a.models.empty() ||
             std::find(a.models.begin(), a.models.end(), m.model_id) != a.models.end())
             models.push_back(m);
-    if (models.empty()) throw InvalidArgument("no embedded model to export in " + a.db.db);
+    std::vector<store::SeriesModelRecord> series;
+    for (auto& m : lib.series_models())
+        if (a.models.empty() ||
+            std::find(a.models.begin(), a.models.end(), m.model_id) != a.models.end())
+            series.push_back(m);
+    // Time series have no vectors: only the npy layout holds them.
+    if (models.empty() && (series.empty() || a.format != "npy"))
+        throw InvalidArgument("no embedded model to export in " + a.db.db);
 
     if (a.format == "m3u") {
         const auto root = lib.audio_root().value_or(fs::path());
@@ -87,8 +95,7 @@ void run_export(const ExportArgs& a) {
             auto f = open_out(path);
             f << "#EXTM3U\n";
             for (const auto* t : list)
-                f << "#EXTINF:" << long(t->duration.value_or(-1)) << ',' << display_name(*t)
-                  << '\n'
+                f << "#EXTINF:" << long(t->duration.value_or(-1)) << ',' << display_name(*t) << '\n'
                   << (root / t->filename).string() << '\n';
             close_out(f, path);
         }
@@ -117,7 +124,8 @@ void run_export(const ExportArgs& a) {
                                               std::size_t(rows.cols()));
             };
             for (std::size_t i = 0; i < emb.track_ids.size(); ++i) {
-                const auto base = (out / m.model_id / tracks.at(emb.track_ids[i]).filename).string();
+                const auto base =
+                    (out / m.model_id / tracks.at(emb.track_ids[i]).filename).string();
                 write_npy_atomic(base + ".taggram.npy", row(tag.rows, i),
                                  {std::size_t(tag.rows.cols())});
                 write_npy_atomic(base + ".embedding.npy", row(emb.rows, i),
@@ -183,14 +191,32 @@ void run_export(const ExportArgs& a) {
         std::printf("%s: exported %zu track(s) (%s) to %s\n", m.model_id.c_str(), written,
                     a.format.c_str(), out.c_str());
     }
+    if (a.format != "npy") return;
+    // As `tagmap embed` writes them: OUT/<model id>/<relative path>.npy, T x columns, or
+    // (T,) for one column.
+    for (const auto& m : series) {
+        std::size_t written = 0;
+        for (const auto id : lib.series_track_ids(m.model_id)) {
+            const auto s = lib.series(id, m.model_id);
+            if (!s) continue;
+            const auto rows = std::size_t(s->frames), cols = std::size_t(s->columns);
+            write_npy_atomic(
+                out / m.model_id / (tracks.at(id).filename + ".npy"), s->values,
+                cols == 1 ? std::vector<std::size_t>{rows} : std::vector<std::size_t>{rows, cols});
+            ++written;
+        }
+        std::printf("%s: exported %zu track(s) (npy series) to %s\n", m.model_id.c_str(), written,
+                    out.c_str());
+    }
 }
 
 }  // namespace
 
 void add_export_command(CLI::App& app) {
     auto args = std::make_shared<ExportArgs>();
-    auto* cmd = app.add_subcommand("export", "Write the library's results as files (the layout "
-                                             "of tagmap embed, projector TSV, CSV or M3U)");
+    auto* cmd = app.add_subcommand("export",
+                                   "Write the library's results as files (the layout "
+                                   "of tagmap embed, projector TSV, CSV or M3U)");
     add_db_options(cmd, args->db);
     cmd->add_option("-o,--out", args->out, "Output folder")->required();
     cmd->add_option("--format", args->format, "npy, projector, csv or m3u")

@@ -1,9 +1,13 @@
 // tagmap preprocess-all / preprocess-track FILE: embeds indexed tracks with every model
-// whose weights are found, storing per-chunk and track-level outputs in the library.
+// whose weights are found, storing per-chunk and track-level outputs in the library, and
+// runs the sequence models (crepe-tiny, madmom-beats) storing one time series per track.
 // --shard K/N takes a stable 1/N of the tracks; with --out-db the results go to a shard
 // database of their own (the library is only read), merged later by merge-db.
+#include <algorithm>
 #include <cstdio>
 #include <filesystem>
+#include <memory>
+#include <optional>
 
 #include "cli_library.hpp"
 #include "cli_progress.hpp"
@@ -31,7 +35,8 @@ struct PreprocessArgs {
 void add_common(CLI::App* cmd, PreprocessArgs& a) {
     add_db_options(cmd, a.db);
     cmd->add_option("--models", a.models,
-                    "Model ids, comma-separated (default: every model whose weights are found)")
+                    "Model ids, comma-separated, taggers and sequence models (crepe-tiny, "
+                    "madmom-beats); default: every model whose weights are found")
         ->delimiter(',');
     cmd->add_option("--weights-dir", a.weights_dir,
                     "Folder of <model id>.tmw/.pth (or <dataset>/<family>.pth)")
@@ -45,14 +50,69 @@ void add_common(CLI::App* cmd, PreprocessArgs& a) {
     cmd->add_flag("-q,--quiet", a.quiet, "No progress bar (failures and summary still shown)");
 }
 
+/// A sequence model ready for the library: weights mapped, checked, digest known.
+struct SeriesModel {
+    std::string id;
+    std::unique_ptr<weights::WeightFile> weights;
+    store::SeriesModelRecord record;
+};
+
+/// The models to run: taggers and sequence models, each with weights found in the
+/// weights folder. `--models` may name both kinds; without it, every known model whose
+/// weights exist. Missing weights are reported once and skipped; none at all is an error.
+struct Models {
+    std::vector<LibraryModel> taggers;
+    std::vector<SeriesModel> series;
+};
+
+Models load_models_for(const PreprocessArgs& a) {
+    // --models is split at commas by CLI11; sequence models go their own way.
+    std::vector<std::string> ids, sequence_ids;
+    for (const auto& id : a.models) {
+        auto& list = store::is_sequence_model(id) ? sequence_ids : ids;
+        if (!id.empty() && std::find(list.begin(), list.end(), id) == list.end())
+            list.push_back(id);
+    }
+    const bool every = a.models.empty();
+    if (every) sequence_ids = store::sequence_model_ids();
+    Models out;
+    if (every || !ids.empty()) out.taggers = load_library_models(ids, a.weights_dir, a.tags, true);
+    std::string missing;
+    for (const auto& id : sequence_ids) {
+        const auto path = find_library_weights(id, a.weights_dir);
+        if (path.empty()) {
+            missing += (missing.empty() ? "" : ", ") + id;
+            continue;
+        }
+        SeriesModel m;
+        m.id = id;
+        m.weights = std::make_unique<weights::WeightFile>(weights::WeightFile::load(path));
+        m.record = store::series_model_record(id, *m.weights);
+        m.record.weights_digest = store::sha256_file(path);
+        m.record.weights_file = std::filesystem::absolute(path).string();
+        out.series.push_back(std::move(m));
+    }
+    if (!missing.empty())
+        std::fprintf(stderr, "tagmap: no weights in %s for: %s (skipped)\n", a.weights_dir.c_str(),
+                     missing.c_str());
+    if (out.taggers.empty() && out.series.empty())
+        throw IoError("no model weights found in " + a.weights_dir +
+                      " (expected <model id>.tmw or .pth, or <dataset>/<family>.pth)");
+    return out;
+}
+
 /// The shard database of --out-db, filled with the shard's tracks that `source` has
 /// pending for a model in `loaded` (the array tasks only read the library).
 store::Library open_out_db(const PreprocessArgs& a, const store::Shard& shard,
-                           const std::vector<LibraryModel>& loaded) {
+                           const Models& loaded) {
     store::Library source(a.db.db, store::OpenMode::read_only, a.db.busy_timeout_ms);
     std::vector<std::int64_t> pending;
-    for (const auto& m : loaded) {
+    for (const auto& m : loaded.taggers) {
         const auto p = source.pending_tracks(m.id, m.record.weights_digest, a.retry_failed);
+        pending.insert(pending.end(), p.begin(), p.end());
+    }
+    for (const auto& m : loaded.series) {
+        const auto p = source.pending_series(m.id, m.record.weights_digest, a.retry_failed);
         pending.insert(pending.end(), p.begin(), p.end());
     }
     return store::open_shard_db(source, a.out_db, shard, pending);
@@ -64,10 +124,10 @@ int run_preprocess(const PreprocessArgs& a, bool one_track) {
     if (!a.out_db.empty() && !shard)
         throw InvalidArgument("--out-db writes one shard: give --shard K/N too (0/1: all tracks)");
     std::optional<store::Library> out;
-    std::vector<LibraryModel> preloaded;
+    std::optional<Models> preloaded;
     if (!a.out_db.empty()) {
-        preloaded = load_library_models(a.models, a.weights_dir, a.tags);
-        out.emplace(open_out_db(a, *shard, preloaded));
+        preloaded = load_models_for(a);
+        out.emplace(open_out_db(a, *shard, *preloaded));
     } else {
         out.emplace(a.db.db, store::OpenMode::read_write, a.db.busy_timeout_ms);
     }
@@ -100,11 +160,14 @@ int run_preprocess(const PreprocessArgs& a, bool one_track) {
         options.only_tracks = {track->id};
     }
     const auto root = require_audio_root(lib);
-    auto loaded = preloaded.empty() ? load_library_models(a.models, a.weights_dir, a.tags)
-                                    : std::move(preloaded);
+    auto loaded = preloaded ? std::move(*preloaded) : load_models_for(a);
     std::vector<store::ModelSpec> specs;
-    for (auto& m : loaded) {
+    for (auto& m : loaded.taggers) {
         lib.upsert_model(m.record);
+        specs.push_back({m.id, m.weights.get(), m.record.weights_digest});
+    }
+    for (auto& m : loaded.series) {
+        lib.upsert_series_model(m.record);
         specs.push_back({m.id, m.weights.get(), m.record.weights_digest});
     }
     options.jobs = a.jobs;

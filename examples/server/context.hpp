@@ -30,8 +30,10 @@ struct Context {
 // Route groups, one file each.
 void add_seed_routes(Router& router, Context& ctx);   // routes_seed.cpp
 void add_api_routes(Router& router, Context& ctx);    // routes_api.cpp
+void add_map_lod_routes(Router& router, Context& ctx);  // routes_map_lod.cpp
 void add_audio_routes(Router& router, Context& ctx);  // routes_audio.cpp
 void add_chunk_routes(Router& router, Context& ctx);  // routes_chunks.cpp
+void add_series_routes(Router& router, Context& ctx);  // routes_series.cpp
 // routes_upload.cpp: POST /api/v1/tracks (through httplib's routing) and /api/v1/jobs/<id>.
 void add_upload_routes(httplib::Server& http, Router& router, Context& ctx, UploadJobs& jobs,
                        std::size_t max_bytes);

@@ -125,13 +125,13 @@ void maps(Context& ctx, const httplib::Request& req, httplib::Response& res) {
 void add_api_routes(Router& router, Context& ctx) {
     router.get(
         "/api/v1/?", [](const httplib::Request&, httplib::Response& res, const std::smatch&) {
-            send_json(
-                res, {{"api", "tagmap"},
-                      {"version", 1},
-                      {"routes",
-                       {"health", "tracks", "tracks/<id>", "tracks/<id>/neighbors",
-                        "tracks/<id>/audio", "tracks/<id>/chunks", "POST tracks", "jobs/<id>",
-                        "models", "maps", "summary", "tag-scores", "search", "genre-similarity"}}});
+            send_json(res, {{"api", "tagmap"},
+                            {"version", 1},
+                            {"routes",
+                             {"health", "tracks", "tracks/<id>", "tracks/<id>/neighbors",
+                              "tracks/<id>/audio", "tracks/<id>/chunks", "tracks/<id>/series",
+                              "POST tracks", "jobs/<id>", "models", "maps", "maps/points",
+                              "summary", "tag-scores", "search", "genre-similarity"}}});
         });
 
     router.get("/api/v1/health",

@@ -47,8 +47,10 @@ struct Server::Impl {
         { store::Library check(db, store::OpenMode::read_only, o.busy_timeout_ms); }
         add_seed_routes(router, ctx);
         add_api_routes(router, ctx);
+        add_map_lod_routes(router, ctx);
         add_audio_routes(router, ctx);
         add_chunk_routes(router, ctx);
+        add_series_routes(router, ctx);
         add_upload_routes(http, router, ctx, ctx.uploads, o.max_upload_bytes);
         if (!o.web_dir.empty()) add_static_routes(router, o.web_dir);  // last: it takes the rest
         configure();

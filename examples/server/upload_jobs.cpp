@@ -16,7 +16,9 @@ UploadJobs::UploadJobs(std::filesystem::path db, int busy_timeout_ms, std::funct
     worker_ = std::thread([this] { run(); });
 }
 
-UploadJobs::~UploadJobs() { stop(); }
+UploadJobs::~UploadJobs() {
+    stop();
+}
 
 void UploadJobs::stop() {
     {
@@ -105,22 +107,27 @@ void UploadJobs::process(UploadStatus& job) {
         s.stage = "embedding";
         s.progress = 0.15;
     });
-    // Every model of the library, with the weights file it recorded (and its digest now:
-    // a changed file is used as it is, like preprocess-all would).
     std::vector<std::unique_ptr<weights::WeightFile>> weights;
     std::vector<store::ModelSpec> specs;
-    for (auto m : lib.models()) {
+    // Maps a model's recorded weights file (skipped when gone). A changed file is used as
+    // it is, like preprocess-all would; returns true when its digest must be recorded.
+    auto add_model = [&](const std::string& id, const std::string& file,
+                         std::string& recorded_digest) {
         std::error_code ec;
-        if (!std::filesystem::is_regular_file(m.weights_file, ec)) continue;
-        weights.push_back(
-            std::make_unique<weights::WeightFile>(weights::WeightFile::load(m.weights_file)));
-        const auto digest = store::sha256_file(m.weights_file);
-        if (digest != m.weights_digest) {
-            m.weights_digest = digest;
-            lib.upsert_model(m);
-        }
-        specs.push_back({m.model_id, weights.back().get(), digest});
-    }
+        if (!std::filesystem::is_regular_file(file, ec)) return false;
+        weights.push_back(std::make_unique<weights::WeightFile>(weights::WeightFile::load(file)));
+        const auto digest = store::sha256_file(file);
+        specs.push_back({id, weights.back().get(), digest});
+        if (digest == recorded_digest) return false;
+        recorded_digest = digest;
+        return true;
+    };
+    // Every model of the library, and its sequence models (CREPE pitch, madmom beats), so
+    // the player draws their curves for the new track too.
+    for (auto m : lib.models())
+        if (add_model(m.model_id, m.weights_file, m.weights_digest)) lib.upsert_model(m);
+    for (auto m : lib.series_models())
+        if (add_model(m.model_id, m.weights_file, m.weights_digest)) lib.upsert_series_model(m);
     if (specs.empty()) throw Error("no model weights of this library are available to the server");
     store::PreprocessOptions options;
     options.jobs = 1;

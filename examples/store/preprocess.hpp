@@ -1,5 +1,6 @@
 // preprocess-all / preprocess-track: every indexed track that lacks a current result of a
-// model is decoded once and run through all the models that need it, on a pool of worker
+// model is decoded once (and resampled once per rate the models need) and run through all
+// the models that need it, on a pool of worker
 // threads (one model instance per worker and model); the calling thread is the only
 // writer and stores each track's rows in one transaction, so a killed run loses at most
 // the tracks in flight and the next run redoes exactly those.
@@ -21,6 +22,9 @@
 namespace tagmap::store {
 
 /// A model to run: its id, its weights (mapped once, shared by the workers) and digest.
+/// A tagger (registry.hpp) stores results and chunk outputs; a sequence model
+/// (sequence_model.hpp: crepe-tiny, madmom-beats) stores a time series, and must be in the
+/// library's series_models (Library::upsert_series_model) first.
 struct ModelSpec {
     std::string id;
     const weights::WeightFile* weights = nullptr;
@@ -52,6 +56,16 @@ struct PreprocessSummary {
     std::int64_t tracks = 0;
     double audio_seconds = 0, seconds = 0;
 };
+
+/// Is `id` a sequence model (a time series per track: crepe-tiny, madmom-beats)? Their
+/// ids in the table's order. Here so that the CLI need not compile the models to ask.
+bool is_sequence_model(const std::string& id);
+std::vector<std::string> sequence_model_ids();
+
+/// The library's record of sequence model `id` on weights `w`: rates, columns, column
+/// names and the weights' license (weights_digest and weights_file are left to the
+/// caller). BindError listing every problem when the weights do not fit.
+SeriesModelRecord series_model_record(const std::string& id, const weights::WeightFile& w);
 
 PreprocessSummary preprocess(Library& library, const std::filesystem::path& audio_root,
                              const std::vector<ModelSpec>& models,

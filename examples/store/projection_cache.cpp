@@ -51,14 +51,18 @@ project::UmapOptions umap_options(const MapSpec& s, int threads) {
     return o;
 }
 
-RowMatrixF fit(const MapSpec& s, const RowMatrixF& X, int threads) {
-    if (s.method == "umap") return project::umap(X, umap_options(s, threads)).cast<float>();
+project::TsneOptions tsne_options(const MapSpec& s, Eigen::Index n, int threads) {
     project::TsneOptions o;
     o.dims = s.dims;
-    o.perplexity = effective_perplexity(s, X.rows());
+    o.perplexity = effective_perplexity(s, n);
     o.seed = s.seed;
     o.threads = threads;
-    return project::tsne(X, o).cast<float>();
+    return o;
+}
+
+RowMatrixF fit(const MapSpec& s, const RowMatrixF& X, int threads) {
+    if (s.method == "umap") return project::umap(X, umap_options(s, threads)).cast<float>();
+    return project::tsne(X, tsne_options(s, X.rows(), threads)).cast<float>();
 }
 
 RowMatrixF select_rows(const RowMatrixF& X, const std::vector<Eigen::Index>& rows) {
@@ -67,8 +71,8 @@ RowMatrixF select_rows(const RowMatrixF& X, const std::vector<Eigen::Index>& row
     return out;
 }
 
-/// Positions of `queries` on a map without transform(): the inverse-distance-weighted mean
-/// of the map positions of their k nearest reference rows (Euclidean in the input space).
+/// Positions of `queries` from the map positions of their k nearest reference rows (their
+/// inverse-distance-weighted mean, Euclidean in the input space): for a track's chunks.
 RowMatrixF interpolate_positions(const RowMatrixF& X, const RowMatrixF& Y,
                                  const RowMatrixF& queries, int k = 5) {
     k = int(std::min<Eigen::Index>(k, X.rows()));
@@ -312,16 +316,15 @@ MapResult update_map(Library& library, const MapSpec& spec, bool place_new, bool
     }
     const RowMatrixF fitted_coords = select_rows(cached->coords, fitted_points);
     const RowMatrixF queries = select_rows(v.rows, new_rows);
-    RowMatrixF placed;
-    if (spec.method == "umap") {
-        placed =
-            project::Umap<float>::from_embedding(X_fit, fitted_coords, umap_options(spec, threads))
-                .transform(queries);
-    } else {
-        // t-SNE has no transform() yet: nearest fitted tracks' positions, interpolated.
-        placed = interpolate_positions(X_fit, fitted_coords, queries);
-        result.note = "t-SNE: new tracks placed by interpolating their 5 nearest tracks";
-    }
+    // Both optimise only the new tracks against the fixed map (the fitted tracks stay put).
+    const RowMatrixF placed =
+        spec.method == "umap"
+            ? RowMatrixF(project::Umap<float>::from_embedding(X_fit, fitted_coords,
+                                                              umap_options(spec, threads))
+                             .transform(queries))
+            : RowMatrixF(project::Tsne<float>::from_embedding(
+                             X_fit, fitted_coords, tsne_options(spec, X_fit.rows(), threads))
+                             .transform(queries));
     library.add_projection_points(cached->id, new_ids, placed);
     result.update = MapUpdate::placed_new;
     result.seconds = elapsed();

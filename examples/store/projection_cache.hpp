@@ -1,7 +1,7 @@
 // The projection cache: maps of a model's track-level vectors (UMAP or t-SNE, 2D or 3D)
 // computed once and stored, keyed by (model, source, method, dims, parameters) with the
 // digest of the rows they were fitted on. An unchanged library is a no-op; added tracks are
-// placed on the existing UMAP map with transform() (old points stay) or the map is refit.
+// placed on the existing map with its transform() (old points stay) or the map is refit.
 #pragma once
 
 #include <cstdint>
@@ -66,10 +66,9 @@ RowMatrixF fit_sample_umap(const RowMatrixF& X, const std::vector<Eigen::Index>&
                            Eigen::Index batch = kTransformBatch);
 
 /// Brings the cached map of `spec` up to date. place_new: tracks added since the fit are
-/// placed without moving the others, with UMAP transform(), or on a t-SNE map (no
-/// transform yet) at the inverse-distance-weighted mean of their 5 nearest fitted tracks'
-/// positions. refit: always refit. Throws InvalidArgument when the model has fewer than 3 embedded
-/// tracks.
+/// placed without moving the others, with the map's transform() (UMAP's or t-SNE's, both
+/// deterministic for the seed at any thread count). refit: always refit. Throws
+/// InvalidArgument when the model has fewer than 3 embedded tracks.
 MapResult update_map(Library& library, const MapSpec& spec, bool place_new, bool refit,
                      int threads = 0);
 

@@ -11,7 +11,7 @@ namespace {
 // Tables are STRICT (SQLite checks column types); timestamps are TEXT in SQLite's
 // CURRENT_TIMESTAMP form (UTC, "YYYY-MM-DD HH:MM:SS"). The seed system's tables `tracks`
 // and `embeddings` keep its columns with their meaning; tagmap's columns follow them.
-constexpr std::array<const char*, 2> kMigrations = {
+constexpr std::array<const char*, 3> kMigrations = {
     // 1: the library: tracks, models, per-track results, failures, labels, similarity.
     R"sql(
 CREATE TABLE library_info (
@@ -148,6 +148,34 @@ CREATE TABLE projection_points (
   PRIMARY KEY (projection_id, track_id)
 ) STRICT;
 )sql",
+    // 3: time series per track of the sequence models (CREPE pitch, madmom beat activation).
+    R"sql(
+CREATE TABLE series_models (
+  model_id       TEXT PRIMARY KEY,      -- crepe-tiny, madmom-beats, ...
+  sample_rate    REAL NOT NULL CHECK (sample_rate > 0),  -- input rate, Hz
+  frame_rate     REAL NOT NULL CHECK (frame_rate > 0),   -- output rows per second
+  columns        INTEGER NOT NULL CHECK (columns > 0),
+  column_names   TEXT NOT NULL,         -- JSON array, one name per column
+  weights_digest TEXT NOT NULL,         -- SHA-256 of the weights file last used
+  weights_file   TEXT NOT NULL,
+  license        TEXT                   -- of the weights and their outputs, if restrictive
+) STRICT;
+
+CREATE TABLE track_series (
+  track_id        INTEGER NOT NULL REFERENCES tracks(id) ON DELETE CASCADE,
+  model_id        TEXT NOT NULL REFERENCES series_models(model_id),
+  weights_digest  TEXT NOT NULL,
+  source_size     INTEGER NOT NULL,     -- the file as it was processed
+  source_mtime_ns INTEGER NOT NULL,
+  created_at      TEXT NOT NULL DEFAULT CURRENT_TIMESTAMP,
+  audio_seconds   REAL NOT NULL,
+  frame_rate      REAL NOT NULL CHECK (frame_rate > 0),
+  frames          INTEGER NOT NULL CHECK (frames >= 0),
+  columns         INTEGER NOT NULL CHECK (columns > 0),
+  data            BLOB NOT NULL CHECK (length(data) = 4 * frames * columns),  -- frames x columns
+  PRIMARY KEY (track_id, model_id)
+) STRICT;
+)sql",
 };
 
 static_assert(kMigrations.size() == std::size_t(kSchemaVersion));
@@ -193,8 +221,9 @@ void require_current_schema(Database& db) {
     if (version == kSchemaVersion) return;
     if (version == 0)
         throw DatabaseError(DatabaseError::Kind::schema,
-                            db.file().string() + " is not a tagmap library (no schema): run "
-                                                 "`tagmap init-db --db " +
+                            db.file().string() +
+                                " is not a tagmap library (no schema): run "
+                                "`tagmap init-db --db " +
                                 db.file().string() + "` first");
     if (version < kSchemaVersion)
         throw DatabaseError(DatabaseError::Kind::schema,
@@ -202,10 +231,10 @@ void require_current_schema(Database& db) {
                                 " (this tagmap: " + std::to_string(kSchemaVersion) +
                                 "): run `tagmap init-db --db " + db.file().string() +
                                 "` to migrate it");
-    throw DatabaseError(DatabaseError::Kind::schema,
-                        db.file().string() + " has schema version " + std::to_string(version) +
-                            ", newer than this tagmap understands (" +
-                            std::to_string(kSchemaVersion) + ")");
+    throw DatabaseError(DatabaseError::Kind::schema, db.file().string() + " has schema version " +
+                                                         std::to_string(version) +
+                                                         ", newer than this tagmap understands (" +
+                                                         std::to_string(kSchemaVersion) + ")");
 }
 
 }  // namespace tagmap::store

@@ -8,7 +8,7 @@
 namespace tagmap::store {
 
 /// The schema version this build writes and reads.
-inline constexpr int kSchemaVersion = 2;
+inline constexpr int kSchemaVersion = 3;
 
 /// PRAGMA user_version of an open database (0 for a new, empty file).
 int schema_version(Database& db);

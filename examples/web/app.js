@@ -4,6 +4,7 @@
 // positions, Uint8Array colours, a Float32Array visibility filter): no per-point objects
 // or DOM, and picking is deck.gl's GPU picking by index.
 import * as core from './mapcore.js';
+import * as curves from './curves.js';
 
 const deckgl_ns = window.deck;
 const $ = (sel) => document.querySelector(sel);
@@ -78,6 +79,9 @@ let viewState = null;
 let lassoMode = false;
 let cardFor = -1;                             // the hovered point (card, highlight)
 let frames = 0, renderedSinceChange = false, coloredPending = false;
+// Maps of more than LOD.threshold points load an overview and refine the view (below).
+const LOD = core.lodOptions(location.search);
+const detailCache = new Map();                // model -> Map(id -> track): large maps' loaded points
 
 const data = {                                // the map on screen
   key: '', n: 0, dims: 2,
@@ -90,6 +94,7 @@ const data = {                                // the map on screen
   pointData: null,
   selection: [],                              // lasso: point indices
   selectionData: null,
+  lod: null,                                  // large maps: { overview, refine, extra, ... }
 };
 const player = { id: null, history: [], pos: -1, neighbors: [], chunks: null, chunkIndex: -1 };
 
@@ -104,6 +109,12 @@ const tagmap = {
   get busy() { return busy; },
   get mapKey() { return data.key; },
   get count() { return data.n; },
+  /** Large maps: the whole map's size, what is loaded and the last refined box. */
+  get lod() {
+    const l = data.lod;
+    return l && { total: l.total, overview: l.overview.n, refined: l.refine ? l.refine.n : 0,
+      extra: l.extra.reduce((a, x) => a + x.n, 0), loaded: data.n, box: l.box, complete: l.complete, refines: l.refines };
+  },
   get legend() { return data.legend.map(({ key, label, count }) => ({ key, label, count })); },
   get selection() { return data.selection.map((i) => data.ids[i]); },
   get playing() { return player.id; },
@@ -211,6 +222,7 @@ function setViewState(vs) {
   renderedSinceChange = false;
   if (!(vs.transitionDuration > 0)) writeUrl();
   hideCard();
+  scheduleRefine();
 }
 
 function canvasSize() {
@@ -410,6 +422,37 @@ function mapKey() {
   return `${S.model}/${S.source}/${S.method}/${S.dims}`;
 }
 
+/** GET a map route, waiting while the server computes the map (202); null if the map changed. */
+async function mapResponse(path, gen) {
+  for (;;) {
+    const res = await api(path);
+    if (gen !== generation) return null;
+    if (res.status === 202) {
+      const j = await res.json();
+      const p = j.progress || {};
+      setStatus(`Computing the ${S.method === 'tsne' ? 't-SNE' : 'UMAP'} ${S.dims}D map of ${S.model} ${S.source}s` +
+        ` (${p.state || 'queued'}${p.elapsed_seconds ? ', ' + Math.round(p.elapsed_seconds) + ' s' : ''})…`);
+      await sleep(1000 * Math.min(5, Math.max(0.5, j.retry_after_seconds || 1)));
+      if (gen !== generation) return null;
+      continue;
+    }
+    return res;
+  }
+}
+
+/** Large maps: a slice of the level-of-detail order (/api/v1/maps/points, binary). */
+async function fetchPoints(gen, params) {
+  const q = new URLSearchParams({ model: S.model, source: S.source, method: S.method, dims: String(S.dims), ...params });
+  const res = await mapResponse(`/api/v1/maps/points?${q}`, gen);
+  if (!res) return null;
+  const p = core.decodePoints(await res.arrayBuffer(), res.headers.get('X-Tagmap-Layout'), S.dims);
+  p.total = Number(res.headers.get('X-Tagmap-Total'));
+  p.bounds = core.parseBounds(res.headers.get('X-Tagmap-Bounds'), S.dims);
+  p.inBox = res.headers.has('X-Tagmap-In-Box') ? Number(res.headers.get('X-Tagmap-In-Box')) : null;
+  if (gen !== generation) return null;
+  return p;
+}
+
 async function fetchMap(gen) {
   const q = new URLSearchParams({ model: S.model, source: S.source, method: S.method, dims: String(S.dims), format: 'f32' });
   for (;;) {
@@ -452,8 +495,15 @@ async function loadMap({ keepView = false, cam = null } = {}) {
       return tracksPromise;
     };
     if (trackCache.has(S.model)) startTracks();   // already loaded, or loading
+    if (routes.includes('maps/points')) {
+      // How big is it? Over LOD.threshold points the page loads an overview and refines.
+      const probe = await fetchPoints(gen, { limit: '0' });
+      if (!probe) return;
+      if (probe.total > LOD.threshold) { await loadLargeMap(gen, key, { keepView, cam }); return; }
+    }
     const m = await fetchMap(gen);
     if (!m) return;
+    data.lod = null;
     if (m.n <= 20000) startTracks();
     const pos = new Float32Array(m.n * 3);
     for (let i = 0; i < m.n; ++i)
@@ -490,7 +540,152 @@ async function loadMap({ keepView = false, cam = null } = {}) {
   }
 }
 
+/**
+ * A map of more than LOD.threshold points: the first LOD.overview points of the server's
+ * level-of-detail order (a spatially stratified sample) at once, their details (names,
+ * genres, top tags) after the first frame; the 2D view is refined by box queries as the
+ * user zooms and pans (refine()). Points fetched by search or fly-to stay loaded.
+ */
+async function loadLargeMap(gen, key, { keepView, cam }) {
+  const ov = await fetchPoints(gen, { limit: String(LOD.overview) });
+  if (!ov) return;
+  clearTimeout(refineTimer);
+  const dimsChanged = data.dims !== ov.dims;
+  data.key = key;
+  data.dims = ov.dims;
+  data.clusters = null;
+  data.lod = { key, total: ov.total, bounds: ov.bounds, overview: ov, refine: null, extra: [], box: null, complete: false, seq: 0, refines: 0 };
+  clearSelection(false);
+  setLoadedPoints();
+  if (dimsChanged) setViews(ov.dims);
+  const restored = cam && core.viewStateFromCam(cam, ov.dims);
+  if (restored) setViewState(restored);
+  else if (!keepView || dimsChanged || !viewState) fitView();
+  recolor();
+  setStatus(data.n ? '' : 'This map has no points yet.');
+  updateInfo();
+  if (player.id != null) loadChunks(player.id);
+  await pointsFrame();
+  if (gen !== generation) return;
+  await loadDetails(gen, { limit: String(LOD.overview) });
+  scheduleRefine();
+}
+
+/** The loaded points of a large map (overview, then the refined view, then fetched ones). */
+function setLoadedPoints() {
+  const lod = data.lod;
+  const before = data.selection.map((i) => data.ids[i]);
+  const m = core.mergePoints([lod.overview, lod.refine, ...lod.extra], data.dims);
+  data.n = m.n;
+  data.ids = m.ids;
+  data.index = new Map();
+  m.ids.forEach((id, i) => data.index.set(id, i));
+  data.positions = m.positions;
+  data.bounds = lod.bounds || core.bounds(m.positions, m.n);
+  if (data.clusters)   // the overview's clusters; other points join the nearest
+    data.clusters.assign = core.assignToCentroids(m.positions, m.n, data.clusters.centroids, data.dims, data.clusters.base);
+  if (before.length) setSelection(before.map((id) => data.index.get(id)).filter((i) => i != null));
+  if (cardFor >= 0) hideCard();
+}
+
+/** Names, genres and top tags of the points of a points query (format=summary). */
+async function loadDetails(gen, params) {
+  const model = S.model;
+  ++busy;
+  try {
+    const q = new URLSearchParams({ model, source: S.source, method: S.method, dims: String(S.dims), ...params, format: 'summary' });
+    const res = await mapResponse(`/api/v1/maps/points?${q}`, gen);
+    if (!res) return;
+    const j = await res.json();
+    let byId = detailCache.get(model);
+    if (!byId) detailCache.set(model, (byId = new Map()));
+    for (let i = 0; i < j.count; ++i) {
+      const top = [];
+      for (let r = 0; r < j.n; ++r) {
+        const ti = j.top_tags[i * j.n + r];
+        if (ti >= 0) top.push({ tag: j.tag_names[ti] ?? `tag${ti}`, score: j.top_scores[i * j.n + r] });
+      }
+      const g = j.genre[i];
+      byId.set(j.ids[i], { id: j.ids[i], name: j.names[i], genre: g >= 0 ? j.genres[g] : null, top_tags: top, partial: true });
+    }
+    if (gen === generation && S.model === model) { recolor(); coloredPending = true; }
+  } catch (e) {
+    showError(e, 'track details');
+  } finally {
+    --busy;
+  }
+}
+
+// 2D large maps: after the view settles (debounced), the points inside it (with a margin)
+// beyond the overview, up to LOD.refine of them, replace the previous refinement. Zoomed out
+// (the view shows most of the map) the overview alone is drawn. 3D maps show the overview.
+let refineTimer = null;
+function scheduleRefine() {
+  if (!data.lod || S.dims !== 2) return;
+  clearTimeout(refineTimer);
+  refineTimer = setTimeout(() => { refineTimer = null; refine(); }, 300);
+}
+
+async function refine() {
+  const lod = data.lod, gen = generation;
+  const vp = deckgl.getViewports()[0];
+  if (!lod || lod.key !== data.key || S.dims !== 2 || !vp || !viewState) return;
+  const [w, h] = canvasSize();
+  const fit = core.fitViewState(lod.bounds, 2, w, h);
+  if (viewState.zoom < fit.zoom + 1) {
+    if (lod.refine) { lod.refine = null; lod.box = null; lod.complete = false; setLoadedPoints(); recolor(); }
+    return;
+  }
+  const box = core.viewBox([[0, 0], [w, 0], [w, h], [0, h]].map((p) => vp.unproject(p)), 0.25);
+  if (lod.complete && core.boxContains(lod.box, box)) return;   // everything there is loaded
+  const seq = ++lod.seq;
+  const params = { box: box.join(','), after: String(lod.overview.n), limit: String(LOD.refine) };
+  ++busy;
+  try {
+    const r = await fetchPoints(gen, params);
+    if (!r || seq !== lod.seq || data.lod !== lod) return;
+    lod.refine = r;
+    lod.box = box;
+    lod.complete = r.inBox != null && r.inBox <= r.n;
+    lod.refines++;
+    setLoadedPoints();
+    recolor();
+    updateInfo();
+    await pointsFrame();
+    tagmap.timings.refined = performance.now();
+    if (seq === lod.seq) await loadDetails(gen, params);
+  } catch (e) {
+    showError(e, 'map detail');
+  } finally {
+    --busy;
+  }
+}
+
+/** Makes sure a track's point is loaded (a large map fetches it by id); false if not on the map. */
+async function ensureLoaded(id) {
+  if (data.index.has(id)) return true;
+  const lod = data.lod;
+  if (!lod) return false;
+  ++busy;
+  try {
+    const r = await fetchPoints(generation, { ids: String(id) });
+    if (!r || data.lod !== lod || !r.n) return data.index.has(id);
+    lod.extra.push(r);
+    if (lod.extra.length > 100) lod.extra.shift();
+    setLoadedPoints();
+    recolor();
+    return true;
+  } finally {
+    --busy;
+  }
+}
+
 function updateInfo() {
+  if (data.lod && data.n) {
+    $('#info').textContent = `${data.lod.total.toLocaleString('en')} tracks (${data.n.toLocaleString('en')} shown) · ` +
+      `${S.model} · ${S.source} · ${S.method === 'tsne' ? 't-SNE' : 'UMAP'} ${S.dims}D`;
+    return;
+  }
   $('#info').textContent = data.n
     ? `${data.n.toLocaleString('en')} tracks · ${S.model} · ${S.source} · ${S.method === 'tsne' ? 't-SNE' : 'UMAP'} ${S.dims}D`
     : '';
@@ -532,7 +727,9 @@ function recolor() {
   const n = data.n;
   const entry = trackCache.get(S.model);
   data.tracks = new Array(n);
-  for (let i = 0; i < n; ++i) data.tracks[i] = entry ? entry.byId.get(data.ids[i]) || null : null;
+  const details = data.lod ? detailCache.get(S.model) : null;
+  for (let i = 0; i < n; ++i)
+    data.tracks[i] = (entry && entry.byId.get(data.ids[i])) || (details && details.get(data.ids[i])) || null;
   const colors = new Uint8Array(n * 4);
   const cat = new Int32Array(n);
   const grey = core.hexToRgb(palette.unlabeled);
@@ -586,8 +783,12 @@ function recolor() {
     data.scale = { lo, hi, tag };
   } else {  // cluster
     if (!data.clusters) {
-      const km = core.kmeans(data.positions, n, { dims: data.dims, stride: 3, seed: 1 });
-      data.clusters = { ...km, labels: [], version: 0 };
+      // A large map clusters its overview (stable while the view is refined); the other
+      // loaded points take the nearest centroid.
+      const base = data.lod ? data.lod.overview.n : n;
+      const km = core.kmeans(data.positions, base, { dims: data.dims, stride: 3, seed: 1 });
+      data.clusters = { ...km, base: km.assign, labels: [], version: 0 };
+      if (base < n) data.clusters.assign = core.assignToCentroids(data.positions, n, km.centroids, data.dims, km.assign);
     }
     const km = data.clusters;
     const names = core.clusterLabels(km.assign, km.k, data.tracks);
@@ -769,7 +970,8 @@ function pickAt(x, y) {
 
 function trackOf(id) {
   const e = trackCache.get(S.model);
-  return e ? e.byId.get(id) : undefined;
+  const d = detailCache.get(S.model);
+  return (e && e.byId.get(id)) || (d && d.get(id)) || undefined;
 }
 
 async function selectTrack(id, { play = false, fly = false, fromHistory = false } = {}) {
@@ -829,12 +1031,14 @@ function playTrack(id, t, fromHistory) {
   player.chunks = null;
   $('#chunk-bars').replaceChildren();
   $('#chunk-label').textContent = '';
+  resetCurves();
   audio.src = t.audio_url || `/api/v1/tracks/${id}/audio`;
   $('#p-title').textContent = t.name || t.filename;
   $('#p-title').title = t.filename;
   audio.play().catch((e) => { if (e.name !== 'AbortError') showError(e, 'playback'); });
   updatePlayerButtons();
   loadChunks(id);
+  loadSeries(id);
   render();
 }
 
@@ -861,7 +1065,7 @@ $('#p-prev').addEventListener('click', () => {
 });
 $('#p-seek').addEventListener('input', (e) => { audio.currentTime = Number(e.target.value); });
 $('#p-volume').addEventListener('input', (e) => { audio.volume = Number(e.target.value); });
-audio.addEventListener('play', () => { $('#p-play').classList.add('playing'); });
+audio.addEventListener('play', () => { $('#p-play').classList.add('playing'); followPlayhead(); });
 audio.addEventListener('pause', () => { $('#p-play').classList.remove('playing'); });
 audio.addEventListener('ended', () => { $('#p-play').classList.remove('playing'); });
 audio.addEventListener('loadedmetadata', () => {
@@ -877,6 +1081,7 @@ function onPlayhead() {
   const t = audio.currentTime;
   $('#p-seek').value = String(t);
   $('#p-time').textContent = core.formatTime(t);
+  drawPlayheads();
   const ch = player.chunks;
   if (!ch || ch.trackId !== player.id || !ch.list.length) return;
   let k = 0;
@@ -928,11 +1133,130 @@ async function loadChunks(id) {
   }
 }
 
+// Pitch (crepe-tiny) and beat (madmom-beats) curves under the player, from
+// /api/v1/tracks/<id>/series (float32 form). Each curve is drawn once per track and size
+// into an offscreen canvas; the playhead is drawn over it on every animation frame while
+// the audio plays, and on timeupdate / seeked otherwise. A click seeks.
+const CURVES = [
+  { model: 'crepe-tiny', row: '#pitch-row', canvas: '#curve-pitch', kind: 'pitch' },
+  { model: 'madmom-beats', row: '#beats-row', canvas: '#curve-beats', kind: 'beats' },
+];
+player.series = {};   // model -> { trackId, series, bg: offscreen canvas, width }
+
+function resetCurves() {
+  player.series = {};
+  for (const c of CURVES) $(c.row).hidden = true;
+  $('#curves').hidden = true;
+}
+
+function curveDuration() {
+  const spans = Object.values(player.series).map((x) => curves.seriesSeconds(x.series));
+  return Number.isFinite(audio.duration) && audio.duration > 0 ? audio.duration : Math.max(0, ...spans);
+}
+
+async function loadSeries(id) {
+  if (!routes.some((r) => r.includes('series'))) return;   // not offered by this server
+  ++busy;
+  try {
+    const list = await apiJson(`/api/v1/tracks/${id}/series`);
+    if (player.id !== id) return;
+    const have = new Map((list.series || []).map((x) => [x.model, x]));
+    await Promise.all(CURVES.filter((c) => have.has(c.model)).map(async (c) => {
+      const res = await api(`/api/v1/tracks/${id}/series?model=${encodeURIComponent(c.model)}&format=f32`);
+      const s = curves.seriesFromF32(await res.arrayBuffer(), res.headers.get('X-Tagmap-Shape'),
+        res.headers.get('X-Tagmap-Fps'), res.headers.get('X-Tagmap-Columns'));
+      s.license = have.get(c.model).license;
+      if (player.id !== id) return;
+      player.series[c.model] = { trackId: id, series: s, bg: null, width: 0 };
+      if (c.kind === 'beats' && s.license) $('#beats-license').textContent = `madmom beat model: ${s.license}, non-commercial use only`;
+      $(c.row).hidden = false;
+    }));
+    $('#curves').hidden = !Object.keys(player.series).length;
+    drawCurves();
+  } catch (e) {
+    if (e.status !== 404) showError(e, 'pitch and beat curves');
+  } finally {
+    --busy;
+  }
+}
+
+/** Renders each curve's offscreen image at the canvas's current size, then the playheads. */
+function drawCurves() {
+  const duration = curveDuration();
+  for (const c of CURVES) {
+    const entry = player.series[c.model];
+    if (!entry || entry.trackId !== player.id) continue;
+    const canvas = $(c.canvas);
+    const dpr = window.devicePixelRatio || 1;
+    const width = Math.max(1, Math.round(canvas.clientWidth * dpr)), height = Math.max(1, Math.round(canvas.clientHeight * dpr));
+    if (canvas.width !== width) canvas.width = width;
+    if (canvas.height !== height) canvas.height = height;
+    const bg = document.createElement('canvas');
+    bg.width = width;
+    bg.height = height;
+    const ctx = bg.getContext('2d');
+    if (c.kind === 'pitch') {
+      const cols = curves.pitchColumns(entry.series, width, duration);
+      entry.range = curves.pitchRange(cols);
+      entry.voiced = cols.conf.filter((x) => x >= curves.VOICED_CONFIDENCE).length;
+      curves.drawPitch(ctx, cols, width, height, entry.range);
+      $('#pitch-range').textContent = `${Math.round(curves.midiToHz(entry.range[0]))}–${Math.round(curves.midiToHz(entry.range[1]))} Hz`;
+    } else {
+      const act = curves.beatColumns(entry.series, width, duration);
+      entry.peak = Math.max(0, ...act);
+      curves.drawBeats(ctx, act, width, height);
+    }
+    entry.bg = bg;
+    entry.width = width;
+    entry.duration = duration;
+  }
+  drawPlayheads();
+}
+
+function drawPlayheads() {
+  const duration = curveDuration();
+  for (const c of CURVES) {
+    const entry = player.series[c.model];
+    if (!entry || !entry.bg || entry.trackId !== player.id) continue;
+    if (Math.abs(entry.duration - duration) > 1e-6) return drawCurves();   // metadata arrived
+    const canvas = $(c.canvas), ctx = canvas.getContext('2d');
+    ctx.clearRect(0, 0, canvas.width, canvas.height);
+    ctx.drawImage(entry.bg, 0, 0);
+    entry.playheadX = curves.timeToX(audio.currentTime, duration, canvas.width);
+    curves.drawPlayhead(ctx, entry.playheadX, canvas.height);
+  }
+}
+
+function followPlayhead() {
+  if (audio.paused || !Object.keys(player.series).length) return;
+  drawPlayheads();
+  requestAnimationFrame(followPlayhead);
+}
+
+for (const c of CURVES)
+  $(c.canvas).addEventListener('click', (e) => {
+    const r = e.currentTarget.getBoundingClientRect();
+    const duration = curveDuration();
+    if (!(duration > 0) || player.id == null) return;
+    audio.currentTime = curves.xToTime(e.clientX - r.left, r.width, duration);
+    drawPlayheads();
+  });
+audio.addEventListener('seeked', drawPlayheads);
+audio.addEventListener('loadedmetadata', drawCurves);
+window.addEventListener('resize', () => { if (Object.keys(player.series).length) drawCurves(); });
+Object.defineProperty(tagmap, 'curves', {
+  get: () => Object.fromEntries(Object.entries(player.series).map(([m, x]) => [m, {
+    trackId: x.trackId, frames: x.series.frames, fps: x.series.fps, width: x.width,
+    playheadX: x.playheadX, range: x.range, voiced: x.voiced, peak: x.peak, license: x.series.license,
+  }])),
+});
+
 // ---------------------------------------------------------------------------------------
 // Camera: fly-to
 
 function flyTo(id) {
   const i = data.index.get(id);
+  if (i == null && data.lod) { ensureLoaded(id).then((ok) => { if (ok && data.index.has(id)) flyTo(id); }).catch((e) => showError(e, 'map')); return; }
   if (i == null || !viewState) return;
   const [w, h] = canvasSize();
   const fit = core.fitViewState(data.bounds, S.dims, w, h);
@@ -1002,8 +1326,11 @@ function showResults() {
   searchList.hidden = false;
 }
 
-function chooseResult(r) {
+async function chooseResult(r) {
   searchList.hidden = true;
+  if (!data.index.has(r.id) && data.lod) {
+    try { await ensureLoaded(r.id); } catch (e) { showError(e, 'search'); return; }
+  }
   if (!data.index.has(r.id)) {
     showError(new Error(`“${r.name || r.filename}” is not on this map (no ${S.model} result yet?)`), 'search');
     return;
@@ -1258,7 +1585,9 @@ async function start() {
     syncSelectors();
     const cam = S.cam;
     await loadMap({ cam });
-    if (S.track != null && data.index.has(S.track)) selectTrack(S.track);
+    if (S.track != null && data.lod) await ensureLoaded(S.track).catch(() => false);
+    // Awaited: the track panel's request counts as busy (tagmap.idle() waits for it).
+    if (S.track != null && data.index.has(S.track)) await selectTrack(S.track);
     else if (S.track != null) { S.track = null; writeUrl(true); }
     else writeUrl(true);
   } catch (e) {

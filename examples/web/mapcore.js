@@ -338,3 +338,104 @@ export function formatTime(s) {
   const m = Math.floor(s / 60), r = Math.floor(s % 60);
   return `${m}:${String(r).padStart(2, '0')}`;
 }
+
+// ---------------------------------------------------------------------------------------
+// Large maps (/api/v1/maps/points, docs/map.md "Large libraries"): the page loads an
+// overview (a prefix of the server's level-of-detail order) and refines the 2D view with
+// box queries.
+
+/** Map sizes and point budgets; `search` (location.search) may override them for tests. */
+export function lodOptions(search = '') {
+  const p = new URLSearchParams(String(search || '').replace(/^\?/, ''));
+  const num = (k, d) => {
+    const v = Number(p.get(k));
+    return p.get(k) != null && Number.isSafeInteger(v) && v >= 1 ? v : d;
+  };
+  return { threshold: num('lod_threshold', 100000), overview: num('lod_overview', 50000), refine: num('lod_refine', 50000) };
+}
+
+/**
+ * Decodes a binary points answer: `layout` is its X-Tagmap-Layout ("ids:uint32le[N]" or
+ * "ids:int64le[N]", then ",coords:float32le[N*dims]"). Returns { n, dims, ids: Float64Array,
+ * coords: Float32Array } or throws on a size or layout that does not fit.
+ */
+export function decodePoints(buf, layout, dims) {
+  const m = /^ids:(uint32|int64)le\[N\],coords:float32le\[N\*dims\]$/.exec(String(layout || ''));
+  if (!m) throw new Error(`unknown points layout "${layout}"`);
+  const idBytes = m[1] === 'uint32' ? 4 : 8;
+  const n = buf.byteLength / (idBytes + 4 * dims);
+  if (!Number.isInteger(n)) throw new Error(`the points answer has ${buf.byteLength} bytes, not n x (${idBytes} + 4 x ${dims})`);
+  const ids = idBytes === 4 ? Float64Array.from(new Uint32Array(buf, 0, n)) : Float64Array.from(new BigInt64Array(buf, 0, n), Number);
+  return { n, dims, ids, coords: new Float32Array(buf, n * idBytes, n * dims) };
+}
+
+/** The X-Tagmap-Bounds header ("min..., max...") as mapcore bounds() gives them. */
+export function parseBounds(text, dims) {
+  const v = String(text || '').split(',').map(Number);
+  if (v.length !== 2 * dims || !v.every(Number.isFinite)) return null;
+  const min = [0, 0, 0], max = [0, 0, 0];
+  for (let d = 0; d < dims; ++d) { min[d] = v[d]; max[d] = v[dims + d]; }
+  const center = min.map((x, d) => (x + max[d]) / 2);
+  const extent = Math.max(max[0] - min[0], max[1] - min[1], max[2] - min[2]) || 1;
+  return { min, max, center, extent };
+}
+
+/**
+ * The map-space box [x0, y0, x1, y1] around the unprojected corners of a 2D view (each
+ * [x, y]), grown by `margin` of its size on every side, so that a small pan stays inside.
+ */
+export function viewBox(corners, margin = 0.25) {
+  let x0 = Infinity, y0 = Infinity, x1 = -Infinity, y1 = -Infinity;
+  for (const [x, y] of corners) { x0 = Math.min(x0, x); x1 = Math.max(x1, x); y0 = Math.min(y0, y); y1 = Math.max(y1, y); }
+  const mx = (x1 - x0) * margin, my = (y1 - y0) * margin;
+  return [x0 - mx, y0 - my, x1 + mx, y1 + my];
+}
+
+/** Whether box `outer` ([x0, y0, x1, y1]) holds box `inner`. */
+export function boxContains(outer, inner) {
+  return !!outer && !!inner && outer[0] <= inner[0] && outer[1] <= inner[1] && outer[2] >= inner[2] && outer[3] >= inner[3];
+}
+
+/**
+ * Concatenates point sets ({ n, dims, ids, coords }), each id once (its first occurrence
+ * wins), into { n, ids: Float64Array, positions: Float32Array (n x 3, z = 0 in 2D) }. The
+ * first set keeps its indices, so state indexed by it (cluster assignments) stays valid.
+ */
+export function mergePoints(sets, dims) {
+  const seen = new Set();
+  let total = 0;
+  for (const s of sets) if (s) total += s.n;
+  const ids = new Float64Array(total), positions = new Float32Array(total * 3);
+  let n = 0;
+  for (const s of sets) {
+    if (!s) continue;
+    for (let i = 0; i < s.n; ++i) {
+      const id = s.ids[i];
+      if (seen.has(id)) continue;
+      seen.add(id);
+      ids[n] = id;
+      for (let d = 0; d < dims; ++d) positions[n * 3 + d] = s.coords[i * dims + d];
+      ++n;
+    }
+  }
+  return { n, ids: ids.slice(0, n), positions: positions.slice(0, n * 3) };
+}
+
+/**
+ * Cluster of every point: `keep` (Int32Array) for the first keep.length points, else the
+ * nearest of `centroids` (ties to the lower cluster); -1 for non-finite points.
+ */
+export function assignToCentroids(positions, n, centroids, dims, keep = new Int32Array(0)) {
+  const out = new Int32Array(n).fill(-1);
+  for (let i = 0; i < n; ++i) {
+    if (i < keep.length) { out[i] = keep[i]; continue; }
+    let best = -1, bd = Infinity;
+    for (let c = 0; c < centroids.length; ++c) {
+      let s = 0;
+      for (let d = 0; d < dims; ++d) { const v = positions[i * 3 + d] - centroids[c][d]; s += v * v; }
+      if (s < bd) { bd = s; best = c; }
+    }
+    out[i] = Number.isFinite(bd) ? best : -1;
+  }
+  return out;
+}

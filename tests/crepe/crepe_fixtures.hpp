@@ -2,8 +2,6 @@
 // (decimated shared WAV, synthetic chirp) and the seeded weights, rebuilt in C++.
 #pragma once
 
-#include <sndfile.h>
-
 #include <cmath>
 #include <cstdint>
 #include <cstring>
@@ -15,6 +13,7 @@
 #include <vector>
 
 #include "fixtures.hpp"
+#include "mono_audio.hpp"
 #include "npy.hpp"
 #include "tagmap/weights/tmw_writer.hpp"
 #include "tagmap/weights/weight_file.hpp"
@@ -50,16 +49,8 @@ inline std::vector<float> crepe_samples(const nlohmann::json& fx) {
         }
         return out;
     }
-    const auto path = fixtures_dir() / audio.at("file").get<std::string>();
-    SF_INFO info{};
-    SNDFILE* f = sf_open(path.c_str(), SFM_READ, &info);
-    if (!f) throw std::runtime_error("cannot open " + path.string());
-    std::vector<float> all(static_cast<std::size_t>(info.frames) * info.channels);
-    sf_readf_float(f, all.data(), info.frames);
-    sf_close(f);
-    if (info.channels != 1) throw std::runtime_error("fixture audio must be mono");
-    const auto step = audio.at("decimate").get<std::size_t>();
-    for (std::size_t i = 0; i < all.size(); i += step) out.push_back(all[i]);
+    out = every_nth(read_mono(fixtures_dir() / audio.at("file").get<std::string>()),
+                    audio.at("decimate").get<std::size_t>());
     const auto offset = audio.value("offset", std::size_t{0});
     const auto count = audio.value("samples", out.size() - offset);
     return {out.begin() + std::ptrdiff_t(offset), out.begin() + std::ptrdiff_t(offset + count)};

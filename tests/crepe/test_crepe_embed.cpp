@@ -2,7 +2,6 @@
 // names and shapes (OUT/crepe-tiny/<relative path>.npy, T x 2 float32), the values equal
 // to the library's own path, --skip-existing, and a model without weights skipped once.
 #include <gtest/gtest.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <fstream>
@@ -10,6 +9,7 @@
 
 #include "fixtures.hpp"
 #include "npy.hpp"
+#include "program.hpp"
 #include "tagmap/audio/read_resampled.hpp"
 #include "tagmap/models/crepe.hpp"
 
@@ -17,17 +17,6 @@ namespace fs = std::filesystem;
 
 namespace {
 using namespace tagmap;
-
-std::string quote(const std::string& s) {
-    std::string q = "'";
-    for (char c : s) q += c == '\'' ? std::string("'\\''") : std::string(1, c);
-    return q + "'";
-}
-
-std::string slurp(const fs::path& p) {
-    std::ifstream in(p);
-    return {std::istreambuf_iterator<char>(in), {}};
-}
 
 std::size_t count(const std::string& text, const std::string& what) {
     std::size_t n = 0;
@@ -53,14 +42,10 @@ class CrepeEmbed : public ::testing::Test {
     }
     void TearDown() override { fs::remove_all(dir_); }
 
-    int run(const std::string& args) {
-        const std::string cmd = "export TAGMAP_FIXTURES=" + quote(test::fixtures_dir().string()) +
-                                "; " + quote(test::binary("tagmap").string()) + " " + args + " > " +
-                                quote((dir_ / "stdout").string()) + " 2> " +
-                                quote((dir_ / "stderr").string());
-        const int status = std::system(cmd.c_str());
-        err_ = slurp(dir_ / "stderr");
-        return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+    int run(const std::vector<std::string>& args) {
+        const auto r = test::run_program("tagmap", args, dir_);
+        err_ = r.err;
+        return r.code;
     }
 
     /// What the library gives for `clip` at 16 kHz through the same resampler.
@@ -79,11 +64,15 @@ class CrepeEmbed : public ::testing::Test {
 };
 
 TEST_F(CrepeEmbed, WritesPitchSeriesBesideTheTaggerOutputs) {
-    const std::string common = "embed --weights-dir " + quote((dir_ / "weights").string()) +
-                               " --out " + quote((dir_ / "out").string()) + " -q ";
-    ASSERT_EQ(run(common + "--models crepe-tiny,musicnn-mtat " + quote((dir_ / "music").string())),
-              0)
-        << err_;
+    const std::vector<std::string> embed = {"embed", "--weights-dir", dir_ / "weights",
+                                            "--out", dir_ / "out",    "-q"};
+    const auto with = [&](std::vector<std::string> more) {
+        auto args = embed;
+        args.insert(args.end(), more.begin(), more.end());
+        return args;
+    };
+    const std::string music = dir_ / "music";
+    ASSERT_EQ(run(with({"--models", "crepe-tiny,musicnn-mtat", music})), 0) << err_;
     const auto out = dir_ / "out";
     for (const char* rel : {"knalgan.wav", "sub/pirate.wav"}) {
         const auto series = test::read_npy(out / "crepe-tiny" / (std::string(rel) + ".npy"));
@@ -104,17 +93,13 @@ TEST_F(CrepeEmbed, WritesPitchSeriesBesideTheTaggerOutputs) {
     EXPECT_EQ(test::read_npy(out / "crepe-tiny/sub/pirate.wav.npy").rows(), 1201u);
     EXPECT_NE(err_.find("crepe-tiny: 2 ok, 0 failed, 0 skipped"), std::string::npos) << err_;
 
-    ASSERT_EQ(run(common + "--skip-existing --models crepe-tiny,musicnn-mtat " +
-                  quote((dir_ / "music").string())),
-              0)
+    ASSERT_EQ(run(with({"--skip-existing", "--models", "crepe-tiny,musicnn-mtat", music})), 0)
         << err_;
     EXPECT_NE(err_.find("crepe-tiny: 0 ok, 0 failed, 2 skipped"), std::string::npos) << err_;
     EXPECT_NE(err_.find("musicnn-mtat: 0 ok, 0 failed, 2 skipped"), std::string::npos) << err_;
     // A removed series is written again, the tagger's outputs stay skipped.
     fs::remove(out / "crepe-tiny/knalgan.wav.npy");
-    ASSERT_EQ(run(common + "--skip-existing --models crepe-tiny,musicnn-mtat " +
-                  quote((dir_ / "music").string())),
-              0)
+    ASSERT_EQ(run(with({"--skip-existing", "--models", "crepe-tiny,musicnn-mtat", music})), 0)
         << err_;
     EXPECT_NE(err_.find("crepe-tiny: 1 ok, 0 failed, 1 skipped"), std::string::npos) << err_;
     EXPECT_TRUE(fs::exists(out / "crepe-tiny/knalgan.wav.npy"));
@@ -122,9 +107,8 @@ TEST_F(CrepeEmbed, WritesPitchSeriesBesideTheTaggerOutputs) {
 
 TEST_F(CrepeEmbed, SequenceModelAloneWithOneWeightsFile) {
     const auto clip = dir_ / "music/sub/pirate.wav";
-    ASSERT_EQ(run("embed --model crepe-tiny --weights " +
-                  quote((dir_ / "weights/crepe-tiny.pth").string()) + " --out " +
-                  quote((dir_ / "out").string()) + " -q " + quote(clip.string())),
+    ASSERT_EQ(run({"embed", "--model", "crepe-tiny", "--weights", dir_ / "weights/crepe-tiny.pth",
+                   "--out", dir_ / "out", "-q", clip}),
               0)
         << err_;
     const auto series = test::read_npy(dir_ / "out/crepe-tiny/pirate.wav.npy");
@@ -134,9 +118,8 @@ TEST_F(CrepeEmbed, SequenceModelAloneWithOneWeightsFile) {
 
 TEST_F(CrepeEmbed, MissingWeightsAreReportedOnceAndTheModelSkipped) {
     fs::remove(dir_ / "weights/crepe-tiny.pth");
-    ASSERT_EQ(run("embed --weights-dir " + quote((dir_ / "weights").string()) + " --out " +
-                  quote((dir_ / "out").string()) + " -q --models musicnn-mtat,crepe-tiny " +
-                  quote((dir_ / "music").string())),
+    ASSERT_EQ(run({"embed", "--weights-dir", dir_ / "weights", "--out", dir_ / "out", "-q",
+                   "--models", "musicnn-mtat,crepe-tiny", dir_ / "music"}),
               0)
         << err_;
     EXPECT_EQ(count(err_, "skipping model"), 1u) << err_;             // once, not per file
@@ -145,9 +128,8 @@ TEST_F(CrepeEmbed, MissingWeightsAreReportedOnceAndTheModelSkipped) {
     EXPECT_FALSE(fs::exists(dir_ / "out/crepe-tiny"));
     EXPECT_TRUE(fs::exists(dir_ / "out/musicnn-mtat/knalgan.wav.embedding.npy"));
     // With nothing left to run, the command fails.
-    EXPECT_NE(run("embed --weights-dir " + quote((dir_ / "weights").string()) + " --out " +
-                  quote((dir_ / "out").string()) + " -q --models crepe-tiny " +
-                  quote((dir_ / "music").string())),
+    EXPECT_NE(run({"embed", "--weights-dir", dir_ / "weights", "--out", dir_ / "out", "-q",
+                   "--models", "crepe-tiny", dir_ / "music"}),
               0);
 }
 }  // namespace

@@ -1,9 +1,12 @@
 // core/parallel.hpp: parallel_rounds runs every block of every round once, the between() step on
 // the caller's thread after each round with the other threads held, and rethrows the first
-// exception after all threads stopped.
+// exception after all threads stopped; parallel_for_blocks reuses its pool's threads, and
+// nested calls and calls from several threads at once run every block once.
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <mutex>
+#include <set>
 #include <stdexcept>
 #include <thread>
 #include <vector>
@@ -69,4 +72,45 @@ TEST(ParallelRounds, FirstExceptionIsRethrownAndLaterRoundsSkipped) {
     EXPECT_THROW(tp::parallel_rounds(
                      3, 10, 0, 1, [](int, std::size_t, std::size_t, std::size_t) {}, [](int) {}),
                  tagmap::InvalidArgument);
+}
+
+TEST(ParallelForBlocks, ReusesThePoolsThreads) {
+    std::mutex mutex;
+    std::set<std::thread::id> seen;
+    std::atomic<int> blocks{0};
+    for (int region = 0; region < 300; ++region)
+        tp::parallel_for_blocks(64, 1, 3, [&](std::size_t, std::size_t, std::size_t) {
+            blocks++;
+            std::lock_guard lock(mutex);
+            seen.insert(std::this_thread::get_id());
+        });
+    EXPECT_EQ(blocks.load(), 300 * 64);
+    EXPECT_LE(seen.size(), 3u);  // the caller and two pool threads, not new ones per region
+}
+
+TEST(ParallelForBlocks, NestedAndConcurrentCallsRunEveryBlockOnce) {
+    constexpr std::size_t kOuter = 40, kInner = 50;
+    auto job = [&](std::vector<std::atomic<int>>& hits) {
+        for (int repeat = 0; repeat < 20; ++repeat)
+            tp::parallel_for_blocks(kOuter, 1, 2, [&](std::size_t b, std::size_t, std::size_t) {
+                // Inside a region: runs on this thread, every block once.
+                tp::parallel_for(kInner, 2, [&](std::size_t i) { hits[b * kInner + i]++; });
+            });
+    };
+    std::vector<std::atomic<int>> a(kOuter * kInner), b(kOuter * kInner);
+    std::thread other([&] { job(b); });  // competes for the pool: gets threads of its own
+    job(a);
+    other.join();
+    for (std::size_t i = 0; i < a.size(); ++i) {
+        ASSERT_EQ(a[i].load(), 20) << i;
+        ASSERT_EQ(b[i].load(), 20) << i;
+    }
+    // An exception from a nested region reaches the outermost caller.
+    EXPECT_THROW(tp::parallel_for_blocks(8, 1, 2,
+                                         [](std::size_t, std::size_t, std::size_t) {
+                                             tp::parallel_for(8, 2, [](std::size_t i) {
+                                                 if (i == 5) throw std::runtime_error("inner");
+                                             });
+                                         }),
+                 std::runtime_error);
 }

@@ -3,40 +3,28 @@
 // names; hostile or mixed inputs exit 1 with a reason and leave no output file.
 #include <gtest/gtest.h>
 
-#include <sys/wait.h>
 #include <unistd.h>
 
-#include <array>
 #include <cstdio>
 #include <set>
 #include <sstream>
 
 #include "madmom_test_util.hpp"
+#include "program.hpp"
 
 namespace {
 
 namespace fs = std::filesystem;
 using namespace tagmap;
 
-struct RunResult {
-    int status;
-    std::string out;
-};
-
-RunResult run(const std::string& args) {
-    const std::string cmd = test::binary("tagmap-convert").string() + " " + args + " 2>&1";
-    RunResult r{-1, {}};
-    FILE* p = ::popen(cmd.c_str(), "r");
-    if (!p) return r;
-    std::array<char, 4096> buf;
-    while (std::size_t n = std::fread(buf.data(), 1, buf.size(), p)) r.out.append(buf.data(), n);
-    const int st = ::pclose(p);
-    r.status = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-    return r;
+// stdout and stderr together: errors are checked by text, wherever they were printed.
+tagmap::test::RunResult run(const std::string& args) {
+    static const tagmap::test::TempDir logs("tagmap-madmom-convert-logs");
+    return tagmap::test::run_program("tagmap-convert", tagmap::test::words(args), logs.path());
 }
 
 fs::path out_dir() {
-    auto d = fs::temp_directory_path() / ("tagmap_madmom_convert_" + std::to_string(::getpid()));
+    auto d = fs::temp_directory_path() / ("tagmap-madmom-convert-" + std::to_string(::getpid()));
     fs::create_directories(d);
     return d;
 }
@@ -46,9 +34,9 @@ TEST(MadmomConvert, EnsembleToOneFile) {
     std::string in;
     for (const auto& f : test::madmom_pickles()) in += f.string() + " ";
     const auto out = out_dir() / "madmom-beats.tmw";
-    const RunResult r = run("--model madmom-beats " + in + out.string());
-    ASSERT_EQ(r.status, 0) << r.out;
-    EXPECT_NE(r.out.find("tensors fit model madmom-beats"), std::string::npos) << r.out;
+    const auto r = run("--model madmom-beats " + in + out.string());
+    ASSERT_EQ(r.code, 0) << r.output();
+    EXPECT_NE(r.output().find("tensors fit model madmom-beats"), std::string::npos) << r.output();
     const auto w = weights::WeightFile::open(out);
     ASSERT_EQ(w.tensors().size(), 8u * 140u);
     // Network i holds exactly the names of one pickle under nets.<i>.
@@ -64,39 +52,39 @@ TEST(MadmomConvert, EnsembleToOneFile) {
     EXPECT_EQ(w.tensors().front().name, "nets.0.layers.0.bwd_layer.input_gate.peephole_weights");
     EXPECT_EQ(w.tensors().back().name, "nets.7.layers.3.weights");
     // Listing the pickles gives the same table.
-    const RunResult list = run("--list " + in);
-    EXPECT_EQ(list.status, 0) << list.out;
-    EXPECT_NE(list.out.find("nets.3.layers.1.fwd_layer.cell.weights float32 (50, 25)\n"),
+    const auto list = run("--list " + in);
+    EXPECT_EQ(list.code, 0) << list.output();
+    EXPECT_NE(list.output().find("nets.3.layers.1.fwd_layer.cell.weights float32 (50, 25)\n"),
               std::string::npos);
-    EXPECT_NE(list.out.find("1120 tensors\n"), std::string::npos);
+    EXPECT_NE(list.output().find("1120 tensors\n"), std::string::npos);
     fs::remove_all(out.parent_path());
 }
 
 TEST(MadmomConvert, SingleFileAndRefusals) {
     const auto dir = out_dir();
     const auto data = test::madmom_data();
-    const RunResult ok =
-        run((data / "tiny_blstm.pkl").string() + " " + (dir / "tiny.tmw").string());
-    ASSERT_EQ(ok.status, 0) << ok.out;
+    const auto ok = run((data / "tiny_blstm.pkl").string() + " " + (dir / "tiny.tmw").string());
+    ASSERT_EQ(ok.code, 0) << ok.output();
     const auto w = weights::WeightFile::open(dir / "tiny.tmw");
     EXPECT_EQ(w.tensors().size(), 48u);
     EXPECT_EQ(w.tensors().back().name, "layers.1.weights");
     for (const std::string bad :
          {"hostile_os_system.pkl", "hostile_swapped_global.pkl", "malformed_bad_size.pkl"}) {
         const auto out = dir / (bad + ".tmw");
-        const RunResult r = run((data / bad).string() + " " + out.string());
-        EXPECT_EQ(r.status, 1) << bad << ": " << r.out;
-        EXPECT_NE(r.out.find("tagmap-convert: error: "), std::string::npos) << r.out;
-        EXPECT_EQ(std::count(r.out.begin(), r.out.end(), '\n'), 1) << r.out;
+        const auto r = run((data / bad).string() + " " + out.string());
+        const std::string text = r.output();
+        EXPECT_EQ(r.code, 1) << bad << ": " << text;
+        EXPECT_NE(text.find("tagmap-convert: error: "), std::string::npos) << text;
+        EXPECT_EQ(std::count(text.begin(), text.end(), '\n'), 1) << text;
         EXPECT_FALSE(fs::exists(out)) << bad;
     }
     // .pkl and .pth inputs do not mix; --select is for .pth only.
     const auto mixed =
         run((data / "tiny_blstm.pkl").string() + " x.pth " + (dir / "m.tmw").string());
-    EXPECT_EQ(mixed.status, 1) << mixed.out;
+    EXPECT_EQ(mixed.code, 1) << mixed.output();
     const auto sel = run("--select state_dict " + (data / "tiny_blstm.pkl").string() + " " +
                          (dir / "s.tmw").string());
-    EXPECT_EQ(sel.status, 1) << sel.out;
+    EXPECT_EQ(sel.code, 1) << sel.output();
     EXPECT_FALSE(fs::exists(dir / "m.tmw"));
     fs::remove_all(dir);
 }

@@ -11,7 +11,7 @@
 #include <vector>
 
 #include "fixtures.hpp"
-#include "npy_read.hpp"
+#include "npy.hpp"
 #include "tagmap/weights/madmom_reader.hpp"
 #include "tagmap/weights/tmw_writer.hpp"
 #include "tagmap/weights/weight_file.hpp"

@@ -2,8 +2,6 @@
 // tools/make_model_fixtures.py, its audio recipe, and the reference outputs.
 #pragma once
 
-#include <sndfile.h>
-
 #include <cstddef>
 #include <cstdio>
 #include <fstream>
@@ -13,6 +11,8 @@
 #include <vector>
 
 #include "fixtures.hpp"
+#include "mono_audio.hpp"
+#include "npy.hpp"
 #include "tagmap/weights/weight_file.hpp"
 
 namespace tagmap::test {
@@ -33,24 +33,16 @@ inline nlohmann::json model_fixture(const std::string& name) {
 /// sample kept, cut into n_chunks consecutive chunks of input_samples.
 inline std::vector<float> fixture_chunks(const nlohmann::json& fx) {
     const auto& audio = fx.at("audio");
-    const auto path = fixtures_dir() / audio.at("file").get<std::string>();
-    SF_INFO info{};
-    SNDFILE* f = sf_open(path.c_str(), SFM_READ, &info);
-    if (!f) throw std::runtime_error("cannot open " + path.string());
-    std::vector<float> all(static_cast<std::size_t>(info.frames) * info.channels);
-    sf_readf_float(f, all.data(), info.frames);
-    sf_close(f);
-    if (info.channels != 1) throw std::runtime_error("fixture audio must be mono");
-    const auto step = audio.at("decimate").get<std::size_t>();
+    auto out = every_nth(read_mono(fixtures_dir() / audio.at("file").get<std::string>()),
+                         audio.at("decimate").get<std::size_t>());
     const auto want =
         fx.at("n_chunks").get<std::size_t>() * fx.at("input_samples").get<std::size_t>();
-    std::vector<float> out;
-    for (std::size_t i = 0; i < all.size() && out.size() < want; i += step) out.push_back(all[i]);
-    if (out.size() != want) throw std::runtime_error("fixture audio too short");
+    if (out.size() < want) throw std::runtime_error("fixture audio too short");
+    out.resize(want);
     return out;
 }
 
-/// A 2-d little-endian float32 C-order .npy file (what the fixture script writes).
+/// A 2-d float32 array of the fixture script.
 struct Array2d {
     std::size_t rows = 0, cols = 0;
     std::vector<float> values;
@@ -62,35 +54,9 @@ struct Array2d {
 
 inline Array2d fixture_array(const nlohmann::json& fx, const char* key) {
     const auto path = models_data() / fx.at(key).get<std::string>();
-    std::ifstream in(path, std::ios::binary);
-    char magic[8];
-    in.read(magic, 8);
-    if (!in || std::string(magic, 6) != "\x93NUMPY")
-        throw std::runtime_error("not npy: " + path.string());
-    std::size_t header_len = 0;
-    if (magic[6] == 1) {
-        unsigned char b[2];
-        in.read(reinterpret_cast<char*>(b), 2);
-        header_len = b[0] | (b[1] << 8);
-    } else {
-        unsigned char b[4];
-        in.read(reinterpret_cast<char*>(b), 4);
-        header_len = b[0] | (b[1] << 8) | (b[2] << 16) | (std::size_t(b[3]) << 24);
-    }
-    std::string header(header_len, ' ');
-    in.read(header.data(), static_cast<std::streamsize>(header_len));
-    if (header.find("'descr': '<f4'") == std::string::npos ||
-        header.find("'fortran_order': False") == std::string::npos)
-        throw std::runtime_error("expected C-order float32: " + path.string());
-    const auto open = header.find('(', header.find("'shape'"));
-    Array2d a;
-    if (std::sscanf(header.c_str() + open, "(%zu, %zu)", &a.rows, &a.cols) != 2)
-        throw std::runtime_error("expected a 2-d array: " + path.string());
-    a.values.resize(a.rows * a.cols);
-    in.read(reinterpret_cast<char*>(a.values.data()),
-            static_cast<std::streamsize>(a.values.size() * sizeof(float)));
-    if (!in) throw std::runtime_error("truncated: " + path.string());
-    return a;
+    auto npy = read_npy(path);
+    if (npy.shape.size() != 2) throw std::runtime_error("expected a 2-d array: " + path.string());
+    return {npy.shape[0], npy.shape[1], std::move(npy.values)};
 }
 
 /// The fixture's weights: the shared real checkpoint or a committed small one.

@@ -13,6 +13,7 @@
 #include "tagmap/nn/batch_norm.hpp"
 #include "tagmap/nn/concat.hpp"
 #include "tagmap/nn/conv.hpp"
+#include "tagmap/nn/conv_max.hpp"
 #include "tagmap/nn/linear.hpp"
 #include "tagmap/nn/pool.hpp"
 #include "tagmap/nn/residual.hpp"
@@ -201,6 +202,72 @@ TEST(Conv1d, PaddedWithBatchNormAndRelu) {
     static_assert(std::is_same_v<D::on<Shape<4, 1, 20>>::Out, Shape<6, 1, 20>>);
     expect_near(run<D, Shape<4, 1, 20>>(ck, in),
                 conv_ref(in, {4, 1, 20}, w, b, 6, 1, 5, 1, 1, 0, 2, &scale, &shift, true));
+}
+
+// 80 channels x 7 taps is deeper than one GEMM depth block: im2col in two channel groups.
+TEST(Conv1d, ManyChannelsInGroups) {
+    Checkpoint ck;
+    const Vec& w = ck.add("c.weight", {9, 80, 7});
+    const Vec& b = ck.add("c.bias", {9});
+    const Vec in = random_vec(80 * 1 * 23, ck.rng);
+    using D = Conv1d<"c", 80, 9, 7, 1, 3, post::ReLU>;
+    static_assert(D::on<Shape<80, 1, 23>>::group < 80);
+    expect_near(run<D, Shape<80, 1, 23>>(ck, in),
+                conv_ref(in, {80, 1, 23}, w, b, 9, 1, 7, 1, 1, 0, 3, nullptr, nullptr, true),
+                1e-5f);
+}
+
+/// conv_ref followed by the max over the whole height: the unfused reference.
+Vec conv_max_ref(const Vec& in, Dims d, const Vec& w, const Vec& b, std::size_t o, std::size_t kh,
+                 std::size_t kw, std::size_t pw, const Vec& scale, const Vec& shift) {
+    const Vec full = conv_ref(in, d, w, b, o, kh, kw, 1, 1, 0, pw, &scale, &shift, true);
+    const std::size_t oh = d.h - kh + 1, ow = d.w + 2 * pw - kw + 1;
+    Vec out(o * ow, -1.0f);
+    for (std::size_t f = 0; f < o; ++f)
+        for (std::size_t y = 0; y < oh; ++y)
+            for (std::size_t x = 0; x < ow; ++x)
+                out[f * ow + x] = std::max(out[f * ow + x], full[(f * oh + y) * ow + x]);
+    return out;
+}
+
+// Conv + BN + ReLU + max over the height, fused, on both kernels: BatchNorm scales of
+// both signs (the max of the folded output is then the min of the raw convolution),
+// several row blocks and column passes with a partial last one, an odd height (no
+// Nyquist bin) and an even one.
+template <std::size_t H, std::size_t W, std::size_t O, std::size_t KH>
+void check_conv_max() {
+    Checkpoint ck;
+    const Vec& w = ck.add("v.weight", {O, 1, KH, 5});
+    const Vec& b = ck.add("v.bias", {O});
+    ck.add_bn("v.bn", O);
+    auto& gamma = ck.tensors["v.bn.weight"].second;
+    for (std::size_t i = 0; i < O; i += 2) gamma[i] = -gamma[i];
+    Vec scale(O), shift(O);
+    for (std::size_t i = 0; i < O; ++i) {
+        scale[i] = gamma[i] / std::sqrt(ck.tensors["v.bn.running_var"].second[i] + 1e-5f);
+        shift[i] = ck.tensors["v.bn.bias"].second[i] -
+                   ck.tensors["v.bn.running_mean"].second[i] * scale[i];
+    }
+    const Vec in = random_vec(H * W, ck.rng);
+    const Vec want = conv_max_ref(in, {1, H, W}, w, b, O, KH, 5, 2, scale, shift);
+    using In = Shape<1, H, W>;
+    using G = Conv2dMaxOverHeight<"v", 1, O, Kernel<KH, 5>, Padding<0, 2>, TallConv::gemm,
+                                  post::BatchNorm<"v.bn">, post::ReLU>;
+    using F = Conv2dMaxOverHeight<"v", 1, O, Kernel<KH, 5>, Padding<0, 2>, TallConv::spectral,
+                                  post::BatchNorm<"v.bn">, post::ReLU>;
+    static_assert(std::is_same_v<typename G::template on<In>::Out, Shape<O, 1, W>>);
+    static_assert(G::template on<In>::rows_per_block < H - KH + 1);
+    static_assert(F::template on<In>::cols_per_block < W);
+    std::size_t positive = 0;
+    for (float v : want) positive += v > 0;
+    EXPECT_GT(positive, want.size() / 4);  // the ReLU does not hide the comparison
+    expect_near(run<G, In>(ck, in), want, 1e-5f);
+    expect_near(run<F, In>(ck, in), want, 1e-5f);
+}
+
+TEST(Conv2dMaxOverHeight, BothKernelsMatchConvThenMax) {
+    check_conv_max<21, 19, 10, 9>();  // odd height: 11 bins, no Nyquist
+    check_conv_max<24, 13, 7, 17>();  // even height
 }
 
 TEST(Linear, BatchNormReluAndSigmoid) {

@@ -6,18 +6,23 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cstring>
 #include <fstream>
+#include <random>
 #include <set>
+#include <sstream>
 #include <thread>
+#include <tuple>
 
 #include <nlohmann/json.hpp>
 #include "http.hpp"
 
 #include "fixtures.hpp"
 #include "library.hpp"
+#include "projection_cache.hpp"
 #include "server.hpp"
 
 namespace fs = std::filesystem;
@@ -89,12 +94,49 @@ class ServerTest : public ::testing::Test {
             tagmap::store::Library lib(db_, tagmap::store::OpenMode::read_only);
             for (const auto& t : lib.tracks()) ids_[t.filename] = t.id;
         }
+        ASSERT_NO_FATAL_FAILURE(add_series());
         tagmap::server::ServerOptions options;
         options.threads = 8;
         options.seed_map_wait_seconds = 60;
         server_ = std::make_unique<tagmap::server::Server>(db_, options);
         port_ = server_->bind("127.0.0.1", 0);
         thread_ = std::thread([] { server_->listen(); });
+    }
+
+    /// Time series of the sequence models for one track, written through the store (the
+    /// models themselves are tested in tests/crepe, tests/madmom and tests/store).
+    static void add_series() {
+        tagmap::store::Library lib(db_, tagmap::store::OpenMode::read_write);
+        tagmap::store::SeriesModelRecord crepe{
+            "crepe-tiny", 16000, 100, 2, {"hz", "confidence"}, "dc", "/w/crepe-tiny.tmw", "MIT"};
+        tagmap::store::SeriesModelRecord beats{
+            "madmom-beats",   44100, 100, 1, {"activation"}, "db", "/w/madmom-beats.tmw",
+            "CC BY-NC-SA 4.0"};
+        lib.upsert_series_model(crepe);
+        lib.upsert_series_model(beats);
+        const auto t = lib.track(ids_.at("hedgewars-rock.mp3"));
+        ASSERT_TRUE(t);
+        tagmap::store::TrackSeries p{"crepe-tiny",
+                                     "dc",
+                                     t->size_bytes,
+                                     t->mtime_ns,
+                                     0.03,
+                                     100,
+                                     3,
+                                     2,
+                                     {220.5f, 0.875f, 0.0f, 0.0123f, 1e-3f, 1.0f / 3.0f}};
+        tagmap::store::TrackSeries b{"madmom-beats",
+                                     "db",
+                                     t->size_bytes,
+                                     t->mtime_ns,
+                                     0.04,
+                                     100,
+                                     4,
+                                     1,
+                                     {0.01f, 0.9f, 0.25f, 0.0f}};
+        lib.store_track(t->id, {}, {p, b}, {}, false);
+        pitch_ = p.values;
+        beats_ = b.values;
     }
 
     static void TearDownTestSuite() {
@@ -146,6 +188,7 @@ class ServerTest : public ::testing::Test {
 
     static fs::path dir_, db_;
     static std::map<std::string, std::int64_t> ids_;
+    static std::vector<float> pitch_, beats_;
     static std::unique_ptr<tagmap::server::Server> server_;
     static std::thread thread_;
     static int port_;
@@ -153,6 +196,7 @@ class ServerTest : public ::testing::Test {
 
 fs::path ServerTest::dir_, ServerTest::db_;
 std::map<std::string, std::int64_t> ServerTest::ids_;
+std::vector<float> ServerTest::pitch_, ServerTest::beats_;
 std::unique_ptr<tagmap::server::Server> ServerTest::server_;
 std::thread ServerTest::thread_;
 int ServerTest::port_ = 0;
@@ -627,4 +671,398 @@ TEST_F(ServerTest, ConcurrentRequests) {
     EXPECT_EQ(failed, 0);
     // Connections are pooled: at most one per HTTP thread (8) plus a few early ones.
     EXPECT_LE(server_->stats().connections_opened, 16);
+}
+
+TEST_F(ServerTest, SeriesOfATrack) {
+    const auto base = "/api/v1/tracks/" + std::to_string(id("hedgewars-rock.mp3")) + "/series";
+    const auto index = get_json("/api/v1");
+    EXPECT_NE(index["routes"].dump().find("tracks/<id>/series"), std::string::npos) << index;
+    // Without a model: which series the track has, with their frame rates and licenses.
+    const auto list = get_json(base);
+    ASSERT_EQ(list["series"].size(), 2u) << list;
+    EXPECT_EQ(list["series"][0]["model"], "crepe-tiny");
+    EXPECT_EQ(list["series"][0]["fps"], 100);
+    EXPECT_EQ(list["series"][0]["columns"], json({"hz", "confidence"}));
+    EXPECT_EQ(list["series"][0]["license"], "MIT");
+    EXPECT_EQ(list["series"][0]["url"], base + "?model=crepe-tiny");
+    EXPECT_EQ(list["series"][1]["model"], "madmom-beats");
+    EXPECT_EQ(list["series"][1]["license"], "CC BY-NC-SA 4.0");
+    EXPECT_EQ(list["series"][1]["columns"], json({"activation"}));
+    EXPECT_EQ(list["series"][0].count("weights_file"), 0u);  // a server path: not shown
+
+    // JSON: rows of (Hz, confidence), floats in their shortest round-trip form.
+    const auto pitch = get_json(base + "?model=crepe-tiny");
+    EXPECT_EQ(pitch["track_id"], id("hedgewars-rock.mp3"));
+    EXPECT_EQ(pitch["frames"], 3);
+    ASSERT_EQ(pitch["values"].size(), 3u) << pitch;
+    for (std::size_t t = 0; t < 3; ++t)
+        for (std::size_t c = 0; c < 2; ++c)
+            EXPECT_EQ(float(pitch["values"][t][c].get<double>()), pitch_[2 * t + c]) << t << c;
+    const auto beats = get_json(base + "?model=madmom-beats&format=json");
+    ASSERT_EQ(beats["values"].size(), 4u) << beats;
+    EXPECT_TRUE(beats["values"][1].is_number());  // one column: a flat array
+    EXPECT_EQ(float(beats["values"][1].get<double>()), 0.9f);
+
+    // f32: the stored bytes, with the shape and frame rate in headers.
+    for (const auto& [model, values, shape] :
+         std::vector<std::tuple<std::string, std::vector<float>, std::string>>{
+             {"crepe-tiny", pitch_, "3,2"}, {"madmom-beats", beats_, "4,1"}}) {
+        const auto r = get(base + "?model=" + model + "&format=f32");
+        ASSERT_TRUE(r);
+        EXPECT_EQ(r->status, 200) << r->body;
+        EXPECT_EQ(r->get_header_value("Content-Type"), "application/octet-stream");
+        EXPECT_EQ(r->get_header_value("X-Tagmap-Shape"), shape);
+        EXPECT_EQ(std::stod(r->get_header_value("X-Tagmap-Fps")), 100.0);
+        ASSERT_EQ(r->body.size(), values.size() * 4);
+        EXPECT_EQ(std::memcmp(r->body.data(), values.data(), r->body.size()), 0) << model;
+    }
+
+    // 404: a track without series, an unknown track, a model the library has no series of.
+    const auto other = "/api/v1/tracks/" + std::to_string(id("hedgewars-oriental.ogg")) + "/series";
+    EXPECT_TRUE(get_json(other)["series"].empty());
+    expect_error(other + "?model=crepe-tiny", 404);
+    expect_error("/api/v1/tracks/999999/series", 404);
+    expect_error("/api/v1/tracks/999999/series?model=crepe-tiny", 404);
+    expect_error(base + "?model=openl3", 404);
+    // 400: malformed ids and parameters, and a tagging model.
+    expect_error("/api/v1/tracks/abc/series", 400);
+    expect_error("/api/v1/tracks/0/series?model=crepe-tiny", 400);
+    expect_error(base + "?model=musicnn-mtat", 400);
+    expect_error(base + "?model=..%2Fetc", 400);
+    expect_error(base + "?model=", 400);
+    expect_error(base + "?model=crepe-tiny&format=xml", 400);
+    expect_error("/api/v1/tracks/999999/series?format=xml", 400);
+}
+
+// ---------------------------------------------------------------------------------------
+// Large maps: /api/v1/maps/points (level-of-detail order, box and id queries) on a
+// synthetic library of 6,000 tracks whose maps are written through the store (no models
+// run): clustered 2D and 3D coordinates with exact duplicates.
+
+struct LodPoint {
+    std::int64_t id = 0;
+    std::vector<float> c;
+};
+
+/// Decodes a points answer (uint32 or int64 ids, then float32 coordinates).
+std::vector<LodPoint> decode_points(const httplib::Result& r, int dims) {
+    std::vector<LodPoint> out;
+    EXPECT_TRUE(r);
+    if (!r) return out;
+    EXPECT_EQ(r->status, 200) << r->body;
+    EXPECT_EQ(r->get_header_value("Content-Type"), "application/octet-stream");
+    const auto layout = r->get_header_value("X-Tagmap-Layout");
+    const std::size_t idb = layout.starts_with("ids:uint32le[N]") ? 4 : 8;
+    EXPECT_TRUE(layout.ends_with(",coords:float32le[N*dims]")) << layout;
+    const std::size_t n = r->body.size() / (idb + 4 * std::size_t(dims));
+    EXPECT_EQ(r->body.size(), n * (idb + 4 * std::size_t(dims)));
+    EXPECT_EQ(r->get_header_value("X-Tagmap-Shape"),
+              std::to_string(n) + "," + std::to_string(dims));
+    for (std::size_t i = 0; i < n; ++i) {
+        LodPoint p;
+        if (idb == 4) {
+            std::uint32_t v = 0;
+            std::memcpy(&v, r->body.data() + 4 * i, 4);
+            p.id = v;
+        } else {
+            std::memcpy(&p.id, r->body.data() + 8 * i, 8);
+        }
+        p.c.resize(std::size_t(dims));
+        std::memcpy(p.c.data(), r->body.data() + idb * n + 4 * std::size_t(dims) * i,
+                    4 * std::size_t(dims));
+        out.push_back(p);
+    }
+    return out;
+}
+
+class LodServerTest : public ::testing::Test {
+  protected:
+    static constexpr int kTracks = 6000;
+
+    static void SetUpTestSuite() {
+        dir_ = fs::temp_directory_path() / ("tagmap-server-lod-" + std::to_string(::getpid()));
+        fs::remove_all(dir_);
+        fs::create_directories(dir_);
+        db_ = dir_ / "library.db";
+        {
+            auto lib = tagmap::store::Library::create(db_);
+            lib.set_audio_root(dir_);
+            lib.db().exec("PRAGMA synchronous = OFF");
+            tagmap::store::ModelRecord m;
+            m.model_id = "musicnn-mtat";
+            m.model = "musicnn";
+            m.dataset = "mtat";
+            m.n_tags = 50;
+            m.embedding_dim = 200;
+            m.input_samples = 48000;
+            m.weights_digest = "synthetic";
+            m.weights_file = "synthetic.tmw";
+            lib.upsert_model(m);
+            std::vector<std::int64_t> ids;
+            lib.db().exec("BEGIN");
+            for (int i = 0; i < kTracks; ++i) {
+                tagmap::store::TrackRecord t;
+                t.filename = "synthetic/t" + std::to_string(i) + ".mp3";
+                t.size_bytes = 1000;
+                t.title = "Track " + std::to_string(i);
+                if (i % 3) t.genre = i % 3 == 1 ? "rock" : "jazz";
+                ids.push_back(lib.upsert_track(t));
+            }
+            lib.db().exec("COMMIT");
+            std::mt19937_64 rng(5);
+            std::normal_distribution<float> normal;
+            for (int dims : {2, 3}) {
+                tagmap::store::MapSpec spec;
+                spec.model_id = m.model_id;
+                spec.dims = dims;
+                tagmap::store::Projection p;
+                p.key = {spec.model_id, spec.source, spec.method, dims,
+                         tagmap::store::map_params(spec)};
+                p.track_ids = ids;
+                p.fitted_rows = kTracks;
+                p.input_digest = "synthetic";
+                p.coords = tagmap::store::RowMatrixF(kTracks, dims);
+                for (int i = 0; i < kTracks; ++i)
+                    for (int d = 0; d < dims; ++d)  // 5 blobs; every 50th point a duplicate
+                        p.coords(i, d) = i % 50 == 0 && i ? p.coords(i - 1, d)
+                                                          : 20.0f * float((i * 7 + d) % 5) +
+                                                                normal(rng) * (1.0f + float(i % 4));
+                lib.store_projection(p);
+            }
+        }
+        tagmap::server::ServerOptions options;
+        options.threads = 4;
+        server_ = std::make_unique<tagmap::server::Server>(db_, options);
+        port_ = server_->bind("127.0.0.1", 0);
+        thread_ = std::thread([] { server_->listen(); });
+    }
+    static void TearDownTestSuite() {
+        if (server_) server_->stop();
+        if (thread_.joinable()) thread_.join();
+        server_.reset();
+        fs::remove_all(dir_);
+    }
+    static httplib::Result get(const std::string& path) {
+        httplib::Client c("127.0.0.1", port_);
+        c.set_read_timeout(60, 0);
+        return c.Get(path.c_str());
+    }
+    static std::string base(int dims) {
+        return "/api/v1/maps/points?model=musicnn-mtat&dims=" + std::to_string(dims);
+    }
+    /// The whole map as the f32 maps route gives it, by track id.
+    static std::map<std::int64_t, std::vector<float>> full_map(int dims) {
+        const auto r =
+            get("/api/v1/maps?model=musicnn-mtat&format=f32&dims=" + std::to_string(dims));
+        std::map<std::int64_t, std::vector<float>> out;
+        EXPECT_TRUE(r && r->status == 200);
+        if (!r) return out;
+        const std::size_t n = r->body.size() / (8 + 4 * std::size_t(dims));
+        for (std::size_t i = 0; i < n; ++i) {
+            std::int64_t id = 0;
+            std::memcpy(&id, r->body.data() + 8 * i, 8);
+            std::vector<float> c(static_cast<std::size_t>(dims));
+            std::memcpy(c.data(), r->body.data() + 8 * n + 4 * std::size_t(dims) * i,
+                        4 * std::size_t(dims));
+            out[id] = c;
+        }
+        return out;
+    }
+
+    static fs::path dir_, db_;
+    static std::unique_ptr<tagmap::server::Server> server_;
+    static std::thread thread_;
+    static int port_;
+};
+
+fs::path LodServerTest::dir_, LodServerTest::db_;
+std::unique_ptr<tagmap::server::Server> LodServerTest::server_;
+std::thread LodServerTest::thread_;
+int LodServerTest::port_ = 0;
+
+TEST_F(LodServerTest, OrderIsAStratifiedPermutationOfTheMap) {
+    for (int dims : {2, 3}) {
+        const auto full = full_map(dims);
+        ASSERT_EQ(full.size(), std::size_t(kTracks));
+        const auto r = get(base(dims) + "&limit=100000");
+        const auto all = decode_points(r, dims);
+        ASSERT_EQ(all.size(), full.size());
+        EXPECT_EQ(r->get_header_value("X-Tagmap-Total"), std::to_string(kTracks));
+        std::set<std::int64_t> seen;
+        std::vector<float> lo(std::size_t(dims), INFINITY), hi(std::size_t(dims), -INFINITY);
+        for (const auto& p : all) {
+            EXPECT_TRUE(seen.insert(p.id).second) << "twice: " << p.id;
+            ASSERT_TRUE(full.count(p.id));
+            EXPECT_EQ(p.c, full.at(p.id)) << p.id;  // bitwise the map's coordinates
+            for (std::size_t d = 0; d < std::size_t(dims); ++d) {
+                lo[d] = std::min(lo[d], p.c[d]);
+                hi[d] = std::max(hi[d], p.c[d]);
+            }
+        }
+        // The bounds header: min then max of every axis, as float text.
+        std::vector<float> b;
+        std::stringstream bs(r->get_header_value("X-Tagmap-Bounds"));
+        for (std::string part; std::getline(bs, part, ',');) b.push_back(std::stof(part));
+        ASSERT_EQ(b.size(), 2 * std::size_t(dims));
+        for (std::size_t d = 0; d < std::size_t(dims); ++d) {
+            EXPECT_EQ(b[d], lo[d]);
+            EXPECT_EQ(b[std::size_t(dims) + d], hi[d]);
+        }
+        // Prefixes and slices are the same order.
+        for (const auto& [after, limit] : {std::pair{0, 1}, {0, 700}, {1234, 500}, {5900, 500}}) {
+            const auto part = decode_points(get(base(dims) + "&after=" + std::to_string(after) +
+                                                "&limit=" + std::to_string(limit)),
+                                            dims);
+            ASSERT_EQ(part.size(), std::size_t(std::min(limit, kTracks - after)));
+            for (std::size_t i = 0; i < part.size(); ++i)
+                EXPECT_EQ(part[i].id, all[std::size_t(after) + i].id);
+        }
+        // Stratified: for each grid of 2^L cells per axis over the bounds, the first C points
+        // (C = the occupied cells) hold exactly one point of every occupied cell.
+        for (int L = 1; L <= 4; ++L) {
+            const double side = double(1 << L);
+            auto cell = [&](const LodPoint& p) {
+                std::int64_t c = 0;
+                for (std::size_t d = 0; d < std::size_t(dims); ++d) {
+                    const double t = (double(p.c[d]) - lo[d]) / (double(hi[d]) - lo[d]);
+                    c = c * (1 << L) + std::int64_t(std::clamp(t * side, 0.0, side - 1));
+                }
+                return c;
+            };
+            std::set<std::int64_t> occupied;
+            for (const auto& p : all) occupied.insert(cell(p));
+            std::set<std::int64_t> first;
+            for (std::size_t i = 0; i < occupied.size(); ++i)
+                EXPECT_TRUE(first.insert(cell(all[i])).second) << "level " << L << ", rank " << i;
+            EXPECT_EQ(first, occupied) << "level " << L;
+        }
+    }
+}
+
+TEST_F(LodServerTest, BoxReturnsThePointsInsideUpToTheBudget) {
+    for (int dims : {2, 3}) {
+        const auto all = decode_points(get(base(dims) + "&limit=100000"), dims);
+        ASSERT_EQ(all.size(), std::size_t(kTracks));
+        std::mt19937 rng(dims);
+        std::uniform_real_distribution<float> u(-10, 100);
+        for (int trial = 0; trial < 6; ++trial) {
+            std::vector<float> a(static_cast<std::size_t>(dims)), b(a);
+            for (std::size_t d = 0; d < std::size_t(dims); ++d) {
+                a[d] = u(rng);
+                b[d] = a[d] + (trial == 5 ? 0.0f : std::abs(u(rng)) / 2);
+            }
+            if (trial == 5) a = b = all[417].c;  // a degenerate box: one point (and its twins)
+            std::string box;
+            for (const auto& v : {a, b})
+                for (float x : v) {
+                    char t[32];
+                    std::snprintf(t, sizeof t, "%.17g", double(x));  // exact
+                    box += (box.empty() ? "" : ",") + std::string(t);
+                }
+            const int after = trial % 2 ? 300 : 0;
+            std::vector<std::int64_t> inside;  // in LOD order, ranks >= after
+            for (std::size_t i = std::size_t(after); i < all.size(); ++i) {
+                bool in = true;
+                for (std::size_t d = 0; d < std::size_t(dims); ++d)
+                    in = in && all[i].c[d] >= a[d] && all[i].c[d] <= b[d];
+                if (in) inside.push_back(all[i].id);
+            }
+            for (const int limit : {1000000, 50, 0}) {
+                const auto q = base(dims) + "&box=" + box + "&after=" + std::to_string(after) +
+                               "&limit=" + std::to_string(limit);
+                const auto r = get(q);
+                const auto got = decode_points(r, dims);
+                EXPECT_EQ(r->get_header_value("X-Tagmap-In-Box"), std::to_string(inside.size()))
+                    << q;
+                ASSERT_EQ(got.size(), std::min<std::size_t>(inside.size(), std::size_t(limit)))
+                    << q;
+                for (std::size_t i = 0; i < got.size(); ++i) EXPECT_EQ(got[i].id, inside[i]) << q;
+            }
+            if (trial == 5) {
+                EXPECT_GE(inside.size(), 1u);
+            }
+        }
+    }
+}
+
+TEST_F(LodServerTest, PointsById) {
+    const auto all = decode_points(get(base(2) + "&limit=100000"), 2);
+    ASSERT_EQ(all.size(), std::size_t(kTracks));
+    const auto q =
+        base(2) + "&ids=" + std::to_string(all[4000].id) + ",999999," + std::to_string(all[3].id);
+    const auto got = decode_points(get(q), 2);
+    ASSERT_EQ(got.size(), 2u);  // the unknown id is left out
+    EXPECT_EQ(got[0].id, all[4000].id);
+    EXPECT_EQ(got[0].c, all[4000].c);
+    EXPECT_EQ(got[1].id, all[3].id);
+}
+
+TEST_F(LodServerTest, SummaryOfThePoints) {
+    const auto all = decode_points(get(base(2) + "&after=10&limit=40"), 2);
+    const auto r = get(base(2) + "&after=10&limit=40&format=summary");
+    ASSERT_TRUE(r);
+    ASSERT_EQ(r->status, 200) << r->body;
+    const auto j = json::parse(r->body);
+    ASSERT_EQ(j["count"], 40);
+    ASSERT_EQ(j["ids"].size(), 40u);
+    EXPECT_EQ(j["n"], 3);
+    for (std::size_t i = 0; i < 40; ++i) {
+        const auto id = j["ids"][i].get<std::int64_t>();
+        EXPECT_EQ(id, all[i].id);
+        EXPECT_EQ(j["names"][i], "Track " + std::to_string(id - 1));  // ids start at 1
+        const int g = j["genre"][i];
+        const int k = int((id - 1) % 3);
+        if (k == 0) {
+            EXPECT_EQ(g, -1);
+        } else {
+            EXPECT_EQ(j["genres"][std::size_t(g)], k == 1 ? "rock" : "jazz");
+        }
+        EXPECT_EQ(j["top_tags"][3 * i], -1);  // no results in this library
+    }
+}
+
+TEST_F(LodServerTest, BadParameters) {
+    for (const char* bad :
+         {"box=1,2,3",     "box=1,2,3,4,5", "box=0,0,a,1", "box=0,0,1,nan", "box=2,0,1,1",
+          "box=",          "box=0,0,1,1,",  "limit=-1",    "limit=x",       "limit=20000000",
+          "after=-3",      "ids=abc",       "ids=1,,2",    "ids=0",         "ids=1&box=0,0,1,1",
+          "ids=1&limit=3", "format=xml",    "dims=4",      "method=pca",    "model=nope",
+          "timeout=-1"}) {
+        const auto r = get(std::string("/api/v1/maps/points?") + bad);
+        ASSERT_TRUE(r) << bad;
+        EXPECT_EQ(r->status, 400) << bad << ": " << r->body.substr(0, 200);
+        EXPECT_EQ(r->get_header_value("Content-Type"), "application/json") << bad;
+    }
+    EXPECT_EQ(get(base(3) + "&box=0,0,1,1")->status, 400);  // 3D takes 6 numbers
+    std::string many = base(2) + "&ids=1";
+    for (int i = 2; i <= 1001; ++i) {
+        many += ',';  // (not "," + ...: GCC 12 warns falsely, -Wrestrict)
+        many += std::to_string(i);
+    }
+    EXPECT_EQ(get(many)->status, 400);
+    // A map the library cannot have (no results to fit on) is a 404, not a 500.
+    const auto missing = get(base(2) + "&method=tsne&timeout=60");
+    ASSERT_TRUE(missing);
+    EXPECT_EQ(missing->status, 404) << missing->body;
+}
+
+TEST_F(ServerTest, MapPointsSummaryMatchesTheSummaryRoute) {
+    const auto summary = get_json("/api/v1/summary?model=musicnn-mtat");
+    const auto lod = get_json("/api/v1/maps/points?model=musicnn-mtat&format=summary");
+    ASSERT_EQ(lod["count"], 4);
+    for (std::size_t i = 0; i < 4; ++i) {
+        std::size_t k = 0;
+        while (k < 4 && summary["ids"][k] != lod["ids"][i]) ++k;
+        ASSERT_LT(k, 4u);
+        EXPECT_EQ(lod["names"][i], summary["names"][k]);
+        const int g = lod["genre"][i], h = summary["genre"][k];
+        EXPECT_EQ(g < 0 ? json() : lod["genres"][std::size_t(g)],
+                  h < 0 ? json() : summary["genres"][std::size_t(h)]);
+        for (std::size_t r = 0; r < 3; ++r) {
+            const int t = lod["top_tags"][3 * i + r];
+            EXPECT_EQ(lod["tag_names"][std::size_t(t)],
+                      summary["tag_names"][std::size_t(summary["top_tags"][3 * k + r].get<int>())]);
+            EXPECT_EQ(lod["top_scores"][3 * i + r], summary["top_scores"][3 * k + r]);
+        }
+    }
 }

@@ -16,8 +16,8 @@
 #include <nlohmann/json.hpp>
 
 #include "fixtures.hpp"
-#include "tagmap/project/metrics/label_similarity.hpp"
 #include "tagmap/core/random.hpp"
+#include "tagmap/project/metrics/label_similarity.hpp"
 
 using namespace tagmap;
 using namespace tagmap::project;
@@ -350,7 +350,10 @@ TEST(LabelSimilarity, KnnTiesGoToTheLowerIndex) {
 
 // Many exact ties, more than the candidates kept per row (k + 8): the full rescan decides.
 TEST(LabelSimilarity, ManyDuplicatesTieByIndex) {
-    const Eigen::RowVector3d q(1.0, 0.2, 0.1), v(0.3, 0.7, 0.2);
+    // (Dynamic size: GCC 12 warns falsely about fixed 3-vectors under AVX, -Warray-bounds.)
+    Eigen::RowVectorXd q(3), v(3);
+    q << 1.0, 0.2, 0.1;
+    v << 0.3, 0.7, 0.2;
     RowMatrixD x(42, 3);
     x.row(0) = q;
     for (int i = 1; i <= 40; ++i) x.row(i) = v;

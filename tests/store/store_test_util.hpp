@@ -4,9 +4,6 @@
 
 #include <gtest/gtest.h>
 
-#include <fcntl.h>
-#include <grp.h>
-#include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -21,108 +18,27 @@
 #include <vector>
 
 #include "fixtures.hpp"
+#include "program.hpp"
 #include "sqlite.hpp"
 
 namespace tagmap::store::test {
 
 namespace fs = std::filesystem;
 
+// The generic helpers (tests/common/program.hpp), under the names the store tests use.
+using tagmap::test::RunResult;
+using tagmap::test::spawn;
+using tagmap::test::wait_for;
+using tagmap::test::write_file;
 inline std::string slurp(const fs::path& p) {
-    std::ifstream in(p, std::ios::binary);
-    return {std::istreambuf_iterator<char>(in), {}};
+    return tagmap::test::read_file(p);
 }
 
-inline void write_file(const fs::path& p, const std::string& bytes) {
-    fs::create_directories(p.parent_path());
-    std::ofstream(p, std::ios::binary) << bytes;
-}
-
-/// A fresh folder below the system's temp folder, named after the running test; removed
-/// when the test ends (kept with TAGMAP_KEEP_TEST_DIRS=1, for debugging).
-class TempDir {
+/// A fresh folder per test (tagmap-store-<pid>-<test>), removed when the test ends.
+class TempDir : public tagmap::test::TempDir {
   public:
-    TempDir() {
-        const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
-        std::string name =
-            info ? std::string(info->test_suite_name()) + "." + info->name() : std::string("suite");
-        for (char& c : name)
-            if (c == '/') c = '_';
-        path_ =
-            fs::temp_directory_path() / ("tagmap-store-" + std::to_string(::getpid()) + "-" + name);
-        fs::remove_all(path_);
-        fs::create_directories(path_);
-    }
-    ~TempDir() {
-        const char* keep = std::getenv("TAGMAP_KEEP_TEST_DIRS");
-        if (!(keep && *keep == '1')) {
-            std::error_code ec;
-            fs::permissions(path_, fs::perms::owner_all, fs::perm_options::add, ec);
-            fs::remove_all(path_, ec);
-        }
-    }
-    TempDir(const TempDir&) = delete;
-    TempDir& operator=(const TempDir&) = delete;
-    const fs::path& path() const { return path_; }
-    fs::path operator/(const std::string& name) const { return path_ / name; }
-
-  private:
-    fs::path path_;
+    TempDir() : tagmap::test::TempDir("tagmap-store") {}
 };
-
-struct RunResult {
-    int code = -1;    ///< exit status, or -1 if killed by a signal
-    int signal = 0;   ///< the signal that ended it, if any
-    std::string out;  ///< stdout
-    std::string err;  ///< stderr
-    std::string text() const {
-        return "exit " + std::to_string(code) + "\nstdout:\n" + out + "\nstderr:\n" + err;
-    }
-};
-
-/// Starts `program args...` with stdout/stderr redirected to files; optionally as another
-/// user (root only). TAGMAP_FIXTURES is set so that the tag lists are found.
-inline pid_t spawn(const fs::path& program, const std::vector<std::string>& args,
-                   const fs::path& out_file, const fs::path& err_file,
-                   std::optional<uid_t> as_user = std::nullopt) {
-    ::setenv("TAGMAP_FIXTURES", tagmap::test::fixtures_dir().c_str(), 1);
-    std::vector<std::string> all{program.string()};
-    all.insert(all.end(), args.begin(), args.end());
-    std::vector<char*> argv;
-    for (auto& a : all) argv.push_back(a.data());
-    argv.push_back(nullptr);
-    const std::string out = out_file.string(), err = err_file.string();
-    const pid_t pid = ::fork();
-    if (pid < 0) ADD_FAILURE() << "fork failed";
-    if (pid == 0) {
-        const int o = ::open(out.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0666);
-        const int e = ::open(err.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0666);
-        if (o < 0 || e < 0) ::_exit(126);
-        ::dup2(o, 1);
-        ::dup2(e, 2);
-        if (as_user) {
-            if (::setgroups(0, nullptr) != 0 || ::setgid(gid_t(*as_user)) != 0 ||
-                ::setuid(*as_user) != 0)
-                ::_exit(125);
-        }
-        ::execv(argv[0], argv.data());
-        ::_exit(127);
-    }
-    return pid;
-}
-
-inline RunResult wait_for(pid_t pid, const fs::path& out_file, const fs::path& err_file) {
-    int status = 0;
-    RunResult r;
-    if (::waitpid(pid, &status, 0) != pid) {
-        ADD_FAILURE() << "waitpid failed";
-        return r;
-    }
-    if (WIFEXITED(status)) r.code = WEXITSTATUS(status);
-    if (WIFSIGNALED(status)) r.signal = WTERMSIG(status);
-    r.out = slurp(out_file);
-    r.err = slurp(err_file);
-    return r;
-}
 
 /// Runs build/bin/tagmap with `args` (stdout and stderr land in `dir`).
 inline RunResult run_tagmap(const fs::path& dir, const std::vector<std::string>& args,

@@ -7,6 +7,7 @@
 #include <map>
 #include <memory>
 
+#include "digest.hpp"
 #include "library.hpp"
 #include "store_test_util.hpp"
 
@@ -339,4 +340,115 @@ TEST_F(Reindex, UndecodableFilesAreRecordedThenSkipped) {
     EXPECT_TRUE(lib.track_by_filename("broken.flac")->processed_at);
     EXPECT_EQ(lib.vectors("musicnn-mtat", Source::embedding).track_ids.size(), 3u);
     EXPECT_EQ(lib.integrity_check(), "ok");
+}
+
+// The sequence models in the library: preprocess-all --models crepe-tiny,madmom-beats,
+// musicnn-mtat stores one series per track and model beside the tagger's results, reports
+// the undecodable file for every model and stores the rest, skips what is current, gives
+// the same bytes at --jobs 1 and 2, and export writes exactly what `tagmap embed` writes.
+TEST_F(Reindex, SequenceModelsAreStoredPerTrackAtAnyJobs) {
+    const auto weights = dir_ / "weights";
+    fs::create_directories(weights);
+    fs::copy_file(weights_dir_ / "musicnn-mtat.tmw", weights / "musicnn-mtat.tmw");
+    const auto fixtures = tagmap::test::fixtures_dir();
+    std::vector<std::string> convert_crepe{(fixtures / "weights" / "crepe-tiny.pth").string(),
+                                           (weights / "crepe-tiny.tmw").string()};
+    std::vector<std::string> convert_madmom{"--model", "madmom-beats"};
+    for (int i = 1; i <= 8; ++i)
+        convert_madmom.push_back(
+            (fixtures / "madmom" / "models" / ("beats_blstm_" + std::to_string(i) + ".pkl"))
+                .string());
+    convert_madmom.push_back((weights / "madmom-beats.tmw").string());
+    for (const auto& args : {convert_crepe, convert_madmom}) {
+        const auto out = dir_ / "convert.stdout", err = dir_ / "convert.stderr";
+        const auto c =
+            wait_for(spawn(tagmap::test::binary("tagmap-convert"), args, out, err), out, err);
+        ASSERT_EQ(c.code, 0) << c.text();
+    }
+    copy_clip(clip("wesnoth-silence-short.ogg"), music_ / "quiet" / "short.ogg");
+    copy_clip(clip("warzone-track4.opus"), music_ / "track4.opus");
+    write_file(music_ / "broken.mp3", "these are not the sounds you are looking for\n");
+    init();
+    index();
+    const std::string models = "crepe-tiny,madmom-beats,musicnn-mtat";
+    RunResult r;
+    auto preprocess_into = [&](const fs::path& db, const char* jobs) {
+        return run({"preprocess-all", "--db", db.string(), "--weights-dir", weights.string(),
+                    "--models", models, "--jobs", jobs, "-q"});
+    };
+    r = preprocess_into(db_, "2");
+    EXPECT_EQ(r.code, 1) << r.text();  // the broken file failed
+    for (const char* m : {"crepe-tiny: ", "madmom-beats: ", "musicnn-mtat: "}) {
+        EXPECT_TRUE(contains(r.out, std::string(m) + "2 embedded, 1 failed, 0 up to date"))
+            << r.out;
+        EXPECT_TRUE(contains(r.err, "FAILED broken.mp3: " + std::string(m))) << r.err;
+    }
+    {
+        Library lib(db_, OpenMode::read_only);
+        const auto crepe = lib.series_model("crepe-tiny");
+        const auto beats = lib.series_model("madmom-beats");
+        ASSERT_TRUE(crepe && beats);
+        EXPECT_EQ(crepe->frame_rate, 100);
+        EXPECT_EQ(crepe->sample_rate, 16000);
+        EXPECT_EQ(crepe->columns, 2);
+        EXPECT_EQ(beats->sample_rate, 44100);
+        EXPECT_EQ(beats->columns, 1);
+        EXPECT_EQ(beats->license, "CC BY-NC-SA 4.0");
+        EXPECT_EQ(crepe->weights_digest, tagmap::store::sha256_file(weights / "crepe-tiny.tmw"));
+        EXPECT_EQ(lib.models().size(), 1u);  // the tagger only
+        // 2.5 s: 1 + 40000 / 160 CREPE frames, ceil(110250 / 441) madmom frames.
+        const auto s = lib.track_by_filename("quiet/short.ogg");
+        ASSERT_TRUE(s);
+        const auto pitch = lib.series(s->id, "crepe-tiny");
+        const auto act = lib.series(s->id, "madmom-beats");
+        ASSERT_TRUE(pitch && act);
+        EXPECT_EQ(pitch->frames, 251);
+        EXPECT_EQ(act->frames, 250);
+        EXPECT_NEAR(pitch->audio_seconds, 2.5, 1e-3);
+        for (int t = 0; t < pitch->frames; ++t) {
+            const float hz = pitch->values[std::size_t(2 * t)];
+            const float conf = pitch->values[std::size_t(2 * t + 1)];
+            ASSERT_TRUE(hz == 0 || (hz > 31 && hz < 2007)) << t << ": " << hz;
+            ASSERT_TRUE(conf >= 0 && conf <= 1) << t << ": " << conf;
+        }
+        for (float a : act->values) ASSERT_TRUE(a >= 0 && a <= 1) << a;
+        const auto t4 = lib.track_by_filename("track4.opus");
+        ASSERT_TRUE(t4);
+        EXPECT_EQ(lib.track_series_models(t4->id),
+                  (std::vector<std::string>{"crepe-tiny", "madmom-beats"}));
+        EXPECT_TRUE(t4->processed_at);
+        const auto failures = lib.failures();
+        ASSERT_EQ(failures.size(), 3u);
+        for (const auto& f : failures) EXPECT_EQ(f.filename, "broken.mp3");
+        EXPECT_FALSE(lib.track_by_filename("broken.mp3")->processed_at);
+        EXPECT_EQ(lib.integrity_check(), "ok");
+    }
+    // Again: everything is current, the failure is skipped; nothing is recomputed.
+    r = preprocess_into(db_, "2");
+    EXPECT_EQ(r.code, 0) << r.text();
+    EXPECT_TRUE(contains(r.out, "crepe-tiny: 0 embedded, 0 failed, 2 up to date, 1 failed before"))
+        << r.out;
+
+    // One worker: the same bytes; and export equals `tagmap embed` on the same folder.
+    const auto one = dir_ / "L1.db";
+    ASSERT_EQ(run({"init-db", "--db", one.string(), "--audio-dir", music_.string()}).code, 0);
+    ASSERT_EQ(run({"index-audio", "--db", one.string(), "-q"}).code, 0);
+    r = preprocess_into(one, "1");
+    EXPECT_EQ(r.code, 1) << r.text();
+    const auto e2 = dir_ / "export-jobs2", e1 = dir_ / "export-jobs1", embedded = dir_ / "embed";
+    for (const auto& [db, out] : {std::pair{db_, e2}, std::pair{one, e1}}) {
+        r = run({"export", "--db", db.string(), "--out", out.string()});
+        ASSERT_EQ(r.code, 0) << r.text();
+        EXPECT_TRUE(contains(r.out, "crepe-tiny: exported 2 track(s) (npy series)")) << r.out;
+    }
+    r = run({"embed", "--models", models, "--weights-dir", weights.string(), "--out",
+             embedded.string(), "--jobs", "2", "-q", music_.string()});
+    EXPECT_EQ(r.code, 1) << r.text();  // broken.mp3
+    EXPECT_TRUE(same_tree(e2, e1));
+    EXPECT_TRUE(same_tree(e2, embedded));
+    const auto files = tree(e2);
+    EXPECT_EQ(files.size(), 8u);
+    EXPECT_TRUE(files.count("crepe-tiny/quiet/short.ogg.npy"));
+    EXPECT_TRUE(files.count("madmom-beats/track4.opus.npy"));
+    EXPECT_TRUE(files.count("musicnn-mtat/track4.opus.embedding.npy"));
 }

@@ -5,13 +5,18 @@
 #include <gtest/gtest.h>
 
 #include <array>
+#include <bit>
 #include <cmath>
 #include <cstring>
 #include <random>
 #include <set>
+#include <stdexcept>
+#include <tuple>
 
 #include "blob.hpp"
 #include "library.hpp"
+#include "merge.hpp"
+#include "projection_cache.hpp"
 #include "schema.hpp"
 #include "store_test_util.hpp"
 
@@ -68,6 +73,47 @@ TrackResult test_result(const std::string& model_id, float base, int chunks = 2)
     return r;
 }
 
+SeriesModelRecord test_series_model(const std::string& id = "crepe-tiny",
+                                    const std::string& digest = "digest-crepe") {
+    SeriesModelRecord m;
+    m.model_id = id;
+    m.sample_rate = 16000;
+    m.frame_rate = 100;
+    m.columns = 2;
+    m.column_names = {"hz", "confidence"};
+    m.weights_digest = digest;
+    m.weights_file = "/weights/" + id + ".tmw";
+    m.license = "MIT";
+    return m;
+}
+
+/// A 2-column series of `frames` rows; awkward float values on purpose (-0, subnormal,
+/// NaN with a payload, infinities), which must come back bit for bit.
+TrackSeries test_series(float base, int frames = 5, const std::string& digest = "digest-crepe") {
+    TrackSeries s;
+    s.model_id = "crepe-tiny";
+    s.weights_digest = digest;
+    s.source_size = 1000;
+    s.source_mtime_ns = 1'700'000'000'000'000'000 + 1000;
+    s.audio_seconds = 0.05;
+    s.frame_rate = 100;
+    s.frames = frames;
+    s.columns = 2;
+    const std::array<std::uint32_t, 5> odd = {0x80000000u, 0x00000001u, 0x7fc12345u, 0x7f800000u,
+                                              0xff800000u};
+    for (int t = 0; t < frames; ++t) {
+        s.values.push_back(base + 10.0f * float(t));
+        s.values.push_back(std::bit_cast<float>(odd[std::size_t(t) % odd.size()]));
+    }
+    return s;
+}
+
+std::vector<std::uint32_t> bits(const std::vector<float>& v) {
+    std::vector<std::uint32_t> out;
+    for (float f : v) out.push_back(std::bit_cast<std::uint32_t>(f));
+    return out;
+}
+
 std::set<std::string> table_names(Database& db) {
     std::set<std::string> out;
     auto q = db.prepare("SELECT name FROM sqlite_schema WHERE type IN ('table', 'index')");
@@ -109,9 +155,10 @@ TEST_F(Store, SchemaCreationIsIdempotentAndKeepsRows) {
         auto lib = Library::create(db_);
         EXPECT_EQ(schema_version(lib.db()), kSchemaVersion);
         first = table_names(lib.db());
-        for (const char* t : {"library_info", "tracks", "models", "embeddings", "chunk_outputs",
-                              "failures", "labels", "similarity_reports", "similarity_tracks",
-                              "projections", "projection_points", "embeddings_by_model"})
+        for (const char* t :
+             {"library_info", "tracks", "models", "embeddings", "chunk_outputs", "failures",
+              "labels", "similarity_reports", "similarity_tracks", "projections",
+              "projection_points", "embeddings_by_model", "series_models", "track_series"})
             EXPECT_TRUE(first.count(t)) << t;
         lib.upsert_track(test_track("a.wav"));
         lib.set_audio_root("/music");
@@ -163,7 +210,7 @@ TEST_F(Store, MigrationFromVersion1To2KeepsRows) {
     EXPECT_TRUE(contains(msg, "init-db")) << msg;
 
     auto lib = Library::create(db_);
-    EXPECT_EQ(schema_version(lib.db()), 2);
+    EXPECT_EQ(schema_version(lib.db()), kSchemaVersion);
     const auto t = lib.track_by_filename("old/song.mp3");
     ASSERT_TRUE(t);
     EXPECT_EQ(t->id, 1);
@@ -197,7 +244,7 @@ TEST_F(Store, NewerSchemaIsRefusedNamingTheFile) {
     }
     const auto msg = database_error([&] { Library::create(db_); }, DatabaseError::Kind::schema);
     EXPECT_TRUE(contains(msg, db_.string())) << msg;
-    EXPECT_TRUE(contains(msg, "schema version 3")) << msg;
+    EXPECT_TRUE(contains(msg, "schema version " + std::to_string(kSchemaVersion + 1))) << msg;
     EXPECT_TRUE(contains(msg, "newer")) << msg;
     for (auto mode : {OpenMode::read_only, OpenMode::read_write}) {
         const auto m = database_error([&] { Library lib(db_, mode); }, DatabaseError::Kind::schema);
@@ -601,4 +648,291 @@ TEST_F(Store, ProjectionCacheRoundTripIsExact) {
     EXPECT_EQ(replaced->coords(0, 0), -1.0f);
     EXPECT_FALSE(lib.projection({"musicnn-mtat", Source::embedding, "umap", 2, R"({"seed":42})"}));
     EXPECT_EQ(scalar(lib.db(), "SELECT count(*) FROM projection_points"), 1 + 5);
+}
+
+// --place-new on a t-SNE map uses t-SNE's transform(): the old points stay, each new track
+// lands among the tracks of its own cluster, and the same library gives the same bits with
+// one thread as with two.
+TEST_F(Store, TsnePlaceNewLandsAmongNeighboursDeterministically) {
+    constexpr int kClusters = 3, kPerCluster = 30, kNew = 2;
+    // Track (cluster c, member i) has the vector centre(c) + small noise.
+    auto vector_of = [](int c, int i) {
+        std::mt19937 rng(std::uint32_t(1000 * c + i));
+        std::normal_distribution<float> noise(0.0f, 0.5f);
+        TrackResult r = test_result("musicnn-mtat", 0.0f);
+        for (int d = 0; d < 4; ++d)
+            r.embedding[std::size_t(d)] = float(20 * ((c + d) % kClusters)) + noise(rng);
+        return r;
+    };
+    auto build = [&](const fs::path& db, int threads) {
+        auto lib = Library::create(db);
+        lib.upsert_model(test_model());
+        std::map<std::int64_t, int> cluster;
+        auto add = [&](int c, int i) {
+            const auto id = lib.upsert_track(
+                test_track("c" + std::to_string(c) + "-" + std::to_string(i) + ".wav", 100 + i));
+            lib.store_track(id, {vector_of(c, i)}, {}, true);
+            cluster[id] = c;
+        };
+        for (int c = 0; c < kClusters; ++c)
+            for (int i = 0; i < kPerCluster; ++i) add(c, i);
+        MapSpec spec;
+        spec.model_id = "musicnn-mtat";
+        spec.method = "tsne";
+        EXPECT_EQ(update_map(lib, spec, false, false, threads).update, MapUpdate::fitted);
+        const ProjectionKey key{spec.model_id, spec.source, "tsne", 2, map_params(spec)};
+        const auto before = lib.projection(key);
+        for (int c = 0; c < kClusters; ++c)
+            for (int i = kPerCluster; i < kPerCluster + kNew; ++i) add(c, i);
+        const MapResult r = update_map(lib, spec, true, false, threads);
+        EXPECT_EQ(r.update, MapUpdate::placed_new);
+        EXPECT_EQ(r.new_points, kClusters * kNew);
+        EXPECT_EQ(r.note, "");
+        const auto after = lib.projection(key);
+        if (!before || !after) throw std::runtime_error("no cached t-SNE map");
+        return std::make_tuple(*before, *after, cluster);
+    };
+    const auto [before, after, cluster] = build(dir_ / "a.db", 2);
+    ASSERT_EQ(after.track_ids.size(), std::size_t(kClusters * (kPerCluster + kNew)));
+    std::vector<std::size_t> fitted, placed;
+    for (std::size_t r = 0; r < after.track_ids.size(); ++r)
+        (after.transformed[r] ? placed : fitted).push_back(r);
+    ASSERT_EQ(placed.size(), std::size_t(kClusters * kNew));
+    // The fitted points did not move.
+    for (std::size_t r = 0; r < before.track_ids.size(); ++r) {
+        ASSERT_EQ(after.track_ids[r], before.track_ids[r]);
+        EXPECT_TRUE(after.coords.row(Eigen::Index(r)) == before.coords.row(Eigen::Index(r)));
+    }
+    // Each new track's 5 nearest fitted tracks on the map are of its cluster.
+    for (const std::size_t q : placed) {
+        std::vector<std::pair<float, int>> d;
+        for (const std::size_t f : fitted)
+            d.push_back({(after.coords.row(Eigen::Index(f)) - after.coords.row(Eigen::Index(q)))
+                             .squaredNorm(),
+                         cluster.at(after.track_ids[f])});
+        std::partial_sort(d.begin(), d.begin() + 5, d.end());
+        for (int j = 0; j < 5; ++j)
+            EXPECT_EQ(d[std::size_t(j)].second, cluster.at(after.track_ids[q]))
+                << "track " << after.track_ids[q] << ", neighbour " << j;
+    }
+    // Deterministic: a second library, fitted and placed on one thread, has the same bits.
+    const auto [before1, after1, cluster1] = build(dir_ / "b.db", 1);
+    ASSERT_EQ(after1.track_ids, after.track_ids);
+    EXPECT_TRUE(after1.coords == after.coords);
+}
+
+TEST_F(Store, MigrationFromVersion2AddsSeriesAndKeepsRows) {
+    {
+        Database db(db_, OpenMode::read_write_create);
+        migrate(db, 2);
+        EXPECT_EQ(schema_version(db), 2);
+        EXPECT_FALSE(table_names(db).count("track_series"));
+        db.exec(
+            "INSERT INTO tracks(filename, size_bytes, mtime_ns) VALUES ('a.wav', 1000, "
+            "1700000000000001000)");
+        db.exec(
+            "INSERT INTO models(model_id, model, dataset, n_tags, embedding_dim, input_samples, "
+            "weights_digest, weights_file) VALUES ('musicnn-mtat', 'musicnn', 'mtat', 1, 2, "
+            "48000, 'd', 'w')");
+        db.exec(
+            "INSERT INTO failures(track_id, model_id, weights_digest, source_size, "
+            "source_mtime_ns, error) VALUES (1, 'musicnn-mtat', 'd', 1000, 1700000000000001000, "
+            "'broken')");
+        db.exec(
+            "INSERT INTO projections(model_id, source, method, dims, params, input_digest, "
+            "fitted_rows) VALUES ('musicnn-mtat', 'embedding', 'umap', 2, '{}', 'x', 1)");
+        db.exec("INSERT INTO projection_points VALUES (1, 1, 0.5, 1.5, NULL, 'fit')");
+    }
+    // Every command but init-db refuses the version 2 library, saying how to migrate it.
+    const auto msg =
+        database_error([&] { Library lib(db_, OpenMode::read_only); }, DatabaseError::Kind::schema);
+    EXPECT_TRUE(contains(msg, "schema version 2")) << msg;
+    EXPECT_TRUE(contains(msg, "init-db")) << msg;
+
+    auto lib = Library::create(db_);
+    EXPECT_EQ(schema_version(lib.db()), 3);
+    EXPECT_TRUE(table_names(lib.db()).count("series_models"));
+    EXPECT_TRUE(table_names(lib.db()).count("track_series"));
+    ASSERT_TRUE(lib.track_by_filename("a.wav"));
+    EXPECT_EQ(lib.failures().size(), 1u);
+    const auto p = lib.projection({"musicnn-mtat", Source::embedding, "umap", 2, "{}"});
+    ASSERT_TRUE(p);
+    EXPECT_EQ(p->coords(0, 1), 1.5f);
+    // The old library has no series yet: every present track is pending for CREPE.
+    EXPECT_EQ(lib.pending_series("crepe-tiny", "digest-crepe", false),
+              std::vector<std::int64_t>{1});
+    lib.upsert_series_model(test_series_model());
+    lib.store_track(1, {}, {test_series(220)}, {}, false);
+    ASSERT_TRUE(lib.series(1, "crepe-tiny"));
+    EXPECT_TRUE(lib.pending_series("crepe-tiny", "digest-crepe", false).empty());
+    EXPECT_EQ(lib.integrity_check(), "ok");
+}
+
+TEST_F(Store, SeriesRoundTripPendingAndFailures) {
+    auto lib = Library::create(db_);
+    lib.upsert_model(test_model());
+    lib.upsert_series_model(test_series_model());
+    const auto m = lib.series_model("crepe-tiny");
+    ASSERT_TRUE(m);
+    EXPECT_EQ(m->frame_rate, 100);
+    EXPECT_EQ(m->sample_rate, 16000);
+    EXPECT_EQ(m->column_names, (std::vector<std::string>{"hz", "confidence"}));
+    EXPECT_EQ(m->license, "MIT");
+    // A sequence model is not a tagger: maps, /models and the vectors never see it.
+    EXPECT_EQ(lib.models().size(), 1u);
+    auto names = test_series_model();
+    names.column_names = {"hz"};
+    EXPECT_THROW(lib.upsert_series_model(names), tagmap::InvalidArgument);
+
+    const auto a = lib.upsert_track(test_track("a.wav"));
+    const auto b = lib.upsert_track(test_track("b.wav"));
+    const std::int64_t mtime = test_track("b.wav").mtime_ns;
+    EXPECT_EQ(lib.pending_series("crepe-tiny", "digest-crepe", false),
+              (std::vector<std::int64_t>{a, b}));
+    // One transaction: a tagger's result and the series of the same track.
+    const auto s = test_series(220);
+    lib.store_track(a, {test_result("musicnn-mtat", 1)}, {s},
+                    {{"madmom-beats", "dm", "decoder said no", 1000, mtime}}, false);
+    const auto back = lib.series(a, "crepe-tiny");
+    ASSERT_TRUE(back);
+    EXPECT_EQ(back->frames, 5);
+    EXPECT_EQ(back->columns, 2);
+    EXPECT_EQ(back->frame_rate, 100);
+    EXPECT_EQ(back->weights_digest, "digest-crepe");
+    EXPECT_EQ(back->audio_seconds, 0.05);
+    EXPECT_EQ(bits(back->values), bits(s.values));
+    // The BLOB is the documented layout: float32 little-endian, row-major, no header.
+    {
+        auto q = lib.db().prepare("SELECT data FROM track_series WHERE track_id = ?");
+        q.bind(1, a);
+        ASSERT_TRUE(q.step());
+        const auto blob = q.blob(0);
+        ASSERT_EQ(blob.size(), 40u);
+        EXPECT_EQ(std::memcmp(blob.data(), s.values.data(), 40), 0);
+    }
+    EXPECT_FALSE(lib.series(b, "crepe-tiny"));
+    EXPECT_FALSE(lib.series(a, "madmom-beats"));
+    EXPECT_EQ(lib.track_series_models(a), std::vector<std::string>{"crepe-tiny"});
+    EXPECT_EQ(lib.series_track_ids("crepe-tiny"), std::vector<std::int64_t>{a});
+    // Pending: a's series is current; new weights make every track pending again.
+    EXPECT_EQ(lib.pending_series("crepe-tiny", "digest-crepe", false),
+              std::vector<std::int64_t>{b});
+    EXPECT_EQ(lib.pending_series("crepe-tiny", "new-weights", false),
+              (std::vector<std::int64_t>{a, b}));
+    // A failure of the file's current state is skipped unless retried; a result clears it.
+    lib.store_track(b, {}, {}, {{"crepe-tiny", "digest-crepe", "no audio", 1000, mtime}}, false);
+    EXPECT_TRUE(lib.pending_series("crepe-tiny", "digest-crepe", false).empty());
+    EXPECT_EQ(lib.pending_series("crepe-tiny", "digest-crepe", true), std::vector<std::int64_t>{b});
+    lib.store_track(b, {}, {test_series(110, 3)}, {}, true);
+    ASSERT_EQ(lib.failures().size(), 1u);  // a's madmom failure only
+    EXPECT_EQ(lib.failures()[0].model_id, "madmom-beats");
+    EXPECT_EQ(lib.series(b, "crepe-tiny")->frames, 3);
+    EXPECT_TRUE(lib.track(b)->processed_at);
+    // Replacing a series keeps one row per (track, model).
+    lib.store_track(b, {}, {test_series(330, 4)}, {}, true);
+    EXPECT_EQ(scalar(lib.db(), "SELECT count(*) FROM track_series"), 2);
+    EXPECT_EQ(lib.series(b, "crepe-tiny")->values[0], 330.0f);
+
+    // All or nothing: a series whose sizes do not add up, or of an unregistered model,
+    // rolls back the track's other rows too.
+    auto bad = test_series(1);
+    bad.values.pop_back();
+    EXPECT_THROW(lib.store_track(a, {test_result("musicnn-mtat", 100)}, {bad}, {}, true),
+                 tagmap::InvalidArgument);
+    auto unknown = test_series(1);
+    unknown.model_id = "madmom-beats";
+    EXPECT_THROW(lib.store_track(a, {test_result("musicnn-mtat", 100)}, {unknown}, {}, true),
+                 tagmap::InvalidArgument);
+    EXPECT_EQ(lib.vectors("musicnn-mtat", Source::embedding).rows(0, 0), 1.0f);
+    EXPECT_EQ(bits(lib.series(a, "crepe-tiny")->values), bits(s.values));
+    EXPECT_FALSE(lib.track(a)->processed_at);
+
+    // The table refuses a BLOB that does not match its shape.
+    database_error(
+        [&] {
+            lib.db().exec("UPDATE track_series SET data = zeroblob(12) WHERE track_id = " +
+                          std::to_string(b));
+        },
+        DatabaseError::Kind::other);
+    // A vanished track keeps its series but is left out; deleting a track removes it.
+    lib.mark_vanished_except({"b.wav"});
+    EXPECT_EQ(lib.series_track_ids("crepe-tiny"), std::vector<std::int64_t>{b});
+    lib.db().exec("DELETE FROM tracks WHERE filename = 'a.wav'");
+    EXPECT_EQ(scalar(lib.db(), "SELECT count(*) FROM track_series"), 1);
+    EXPECT_EQ(lib.integrity_check(), "ok");
+
+    // clean-db removes the series with everything else; --drop-tables drops their tables.
+    lib.clean(false);
+    EXPECT_EQ(scalar(lib.db(), "SELECT count(*) FROM track_series"), 0);
+    EXPECT_EQ(scalar(lib.db(), "SELECT count(*) FROM series_models"), 0);
+    lib.clean(true);
+    EXPECT_FALSE(table_names(lib.db()).count("track_series"));
+    EXPECT_FALSE(table_names(lib.db()).count("series_models"));
+}
+
+TEST_F(Store, MergeCarriesSeries) {
+    // Libraries of the same folder (as shards are), each with series of its tracks.
+    auto make = [&](const fs::path& file, const std::vector<std::string>& names, float base,
+                    const std::string& digest) {
+        auto lib = Library::create(file);
+        lib.set_audio_root("/music");
+        lib.upsert_series_model(test_series_model("crepe-tiny", digest));
+        for (std::size_t i = 0; i < names.size(); ++i) {
+            const auto id = lib.upsert_track(test_track(names[i]));
+            lib.store_track(id, {}, {test_series(base + float(i), 3 + int(i), digest)}, {}, true);
+        }
+    };
+    const auto s1 = dir_ / "s1.db", s2 = dir_ / "s2.db", out = dir_ / "out.db";
+    make(s1, {"a.wav", "b.wav"}, 100, "digest-crepe");
+    make(s2, {"c.wav"}, 200, "digest-crepe");
+    {  // and a failure of CREPE in the second one
+        Library lib(s2, OpenMode::read_write);
+        const auto d = lib.upsert_track(test_track("d.wav"));
+        lib.store_track(
+            d, {}, {},
+            {{"crepe-tiny", "digest-crepe", "bad file", 1000, test_track("d.wav").mtime_ns}},
+            false);
+    }
+    const auto tallies = merge_shards(out, {s1, s2});
+    ASSERT_EQ(tallies.size(), 2u);
+    EXPECT_EQ(tallies[0].results_copied, 2);
+    EXPECT_EQ(tallies[1].results_copied, 1);
+    EXPECT_EQ(tallies[1].failures_copied, 1);
+    {
+        Library lib(out, OpenMode::read_only);
+        ASSERT_TRUE(lib.series_model("crepe-tiny"));
+        EXPECT_EQ(lib.series_model("crepe-tiny")->weights_digest, "digest-crepe");
+        const std::vector<std::tuple<std::string, float, int>> want = {
+            {"a.wav", 100.0f, 3}, {"b.wav", 101.0f, 4}, {"c.wav", 200.0f, 3}};
+        for (const auto& [name, base, frames] : want) {
+            const auto t = lib.track_by_filename(name);
+            ASSERT_TRUE(t) << name;
+            const auto s = lib.series(t->id, "crepe-tiny");
+            ASSERT_TRUE(s) << name;
+            EXPECT_EQ(bits(s->values), bits(test_series(base, frames).values)) << name;
+            EXPECT_TRUE(t->processed_at) << name;
+        }
+        ASSERT_EQ(lib.failures().size(), 1u);
+        EXPECT_EQ(lib.failures()[0].filename, "d.wav");
+        EXPECT_EQ(lib.integrity_check(), "ok");
+    }
+    // Again: nothing changes.
+    const auto again = merge_shards(out, {s1, s2});
+    EXPECT_EQ(again[0].results_copied + again[1].results_copied, 0);
+    EXPECT_EQ(again[0].results_unchanged + again[1].results_unchanged, 3);
+    {
+        Library lib(out, OpenMode::read_only);
+        EXPECT_EQ(scalar(lib.db(), "SELECT count(*) FROM track_series"), 3);
+    }
+    // A shard processed with other CREPE weights is refused before anything is written.
+    const auto s3 = dir_ / "s3.db";
+    make(s3, {"e.wav"}, 300, "other-weights");
+    try {
+        merge_shards(out, {s3});
+        ADD_FAILURE() << "merged a shard of other weights";
+    } catch (const tagmap::InvalidArgument& e) {
+        EXPECT_TRUE(contains(e.what(), "other weights of crepe-tiny")) << e.what();
+    }
+    Library lib(out, OpenMode::read_only);
+    EXPECT_FALSE(lib.track_by_filename("e.wav"));
 }

@@ -75,6 +75,13 @@ function buildLibrary() {
   run('tagmap-convert', [path.join(fixtures, 'weights/musicnn-mtat.pth'), mtat]);
   const check = spawnSync(path.join(bin, 'tagmap-convert'), ['--list', mtat, '--model', 'musicnn-msd'], { encoding: 'utf8' });
   writeFakeModel(mtat, expectedShapes(check.stdout + check.stderr), path.join(weights, 'musicnn-msd.tmw'));
+  // The sequence models, when their weights are here: preprocess-all stores their series
+  // (the player's pitch and beat curves).
+  const crepe = path.join(fixtures, 'weights/crepe-tiny.pth');
+  if (fs.existsSync(crepe)) run('tagmap-convert', [crepe, path.join(weights, 'crepe-tiny.tmw')]);
+  const pickles = [1, 2, 3, 4, 5, 6, 7, 8].map((i) => path.join(fixtures, `madmom/models/beats_blstm_${i}.pkl`));
+  if (pickles.every((p) => fs.existsSync(p)))
+    run('tagmap-convert', ['--model', 'madmom-beats', ...pickles, path.join(weights, 'madmom-beats.tmw')]);
   const db = path.join(tmp, 'library.db');
   run('tagmap', ['init-db', '--db', db, '--audio-dir', audio]);
   run('tagmap', ['index-audio', '--db', db, '-q']);
@@ -274,6 +281,49 @@ async function main() {
     });
   } else {
     console.log('ok - per-chunk path # SKIP the server has no /api/v1/tracks/<id>/chunks route yet');
+  }
+
+  if (routes.some((r) => r.includes('series')) && fs.existsSync(path.join(tmp, 'weights/crepe-tiny.tmw'))) {
+    await check('pitch and beat curves drawn under the player, the playhead in sync, a click seeks', async () => {
+      await page.waitForFunction(() => {
+        const c = window.tagmap.curves;
+        return c['crepe-tiny'] && c['madmom-beats'] && c['crepe-tiny'].width > 0 && c['madmom-beats'].width > 0;
+      }, null, { timeout: 15000 });
+      assert(await page.locator('#curves').isVisible(), 'curves hidden');
+      const info = await page.evaluate(() => window.tagmap.curves);
+      const p = info['crepe-tiny'], b = info['madmom-beats'];
+      assert(p.trackId === target.id && b.trackId === target.id, `curves of ${p.trackId}/${b.trackId}`);
+      assert(p.fps === 100 && p.frames > 1500 && b.frames > 1500, `frames ${p.frames} ${b.frames}`);
+      assert(b.peak > 0.3 && b.peak <= 1, `beat peak ${b.peak}`);
+      assert(p.voiced > 0 && p.range[1] > p.range[0], `pitch range ${p.range}, ${p.voiced} voiced columns`);
+      assert(/CC BY-NC-SA 4\.0/.test(await page.locator('#beats-license').textContent()), 'no license next to the beat curve');
+      // Something was drawn: coloured pixels on both canvases.
+      const inked = await page.evaluate(() => ['#curve-pitch', '#curve-beats'].map((sel) => {
+        const c = document.querySelector(sel);
+        const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
+        let n = 0;
+        for (let i = 3; i < d.length; i += 4) if (d[i] > 0) ++n;
+        return n;
+      }));
+      assert(inked[0] > 50 && inked[1] > 50, `inked pixels ${inked}`);
+      // A click at 60% of the beat curve seeks there; the playhead follows while it plays.
+      await page.evaluate(() => document.querySelector('#audio').play());
+      const box = await page.locator('#curve-beats').boundingBox();
+      await page.mouse.click(box.x + 0.6 * box.width, box.y + box.height / 2);
+      const sync = async () => page.evaluate(() => {
+        const a = document.querySelector('#audio'), c = window.tagmap.curves['madmom-beats'];
+        return { t: a.currentTime, d: a.duration, x: c.playheadX, w: c.width };
+      });
+      const s1 = await sync();
+      assert(near(s1.t / s1.d, 0.6, 0.05), `seeked to ${s1.t} of ${s1.d}`);
+      await page.waitForTimeout(800);
+      const s2 = await sync();
+      assert(s2.t > s1.t + 0.3, `currentTime ${s1.t} -> ${s2.t}`);
+      assert(near(s2.x, (s2.t / s2.d) * s2.w, 0.02 * s2.w), `playhead at ${s2.x} of ${s2.w} for ${s2.t} / ${s2.d} s`);
+      assert(s2.x > s1.x, `playhead ${s1.x} -> ${s2.x}`);
+      await shot('map-2d-curves.png');
+      return `${p.frames} pitch frames, ${p.voiced} voiced columns, beat peak ${b.peak.toFixed(2)}`;
+    });
   }
 
   await check('next plays the nearest neighbour, previous goes back', async () => {

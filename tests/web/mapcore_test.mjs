@@ -110,3 +110,43 @@ test('CPU picking: nearest kept point within the radius, ties to the one in fron
   const behind = [1, 0, 0, 0, 0, 1, 0, 0, 0, 0, 1, -1, 0, 0, 0, 0];       // w = -z: z > 0 is behind
   assert.equal(core.pickNearest(new Float32Array([0, 0, 1]), 1, behind, 0, 0, 4), -1);
 });
+
+test('large maps: LOD options, binary points, bounds, view boxes', () => {
+  assert.deepEqual(core.lodOptions(''), { threshold: 100000, overview: 50000, refine: 50000 });
+  assert.deepEqual(core.lodOptions('?lod_threshold=10&lod_overview=5&lod_refine=x'), { threshold: 10, overview: 5, refine: 50000 });
+  assert.equal(core.lodOptions('?lod_overview=0').overview, 50000);
+  // uint32 ids, then float32 coordinates (2D)
+  const buf = new ArrayBuffer(2 * (4 + 8));
+  new Uint32Array(buf, 0, 2).set([7, 4294967295]);
+  new Float32Array(buf, 8, 4).set([1.5, -2, 3, 4.25]);
+  const p = core.decodePoints(buf, 'ids:uint32le[N],coords:float32le[N*dims]', 2);
+  assert.equal(p.n, 2);
+  assert.deepEqual(Array.from(p.ids), [7, 4294967295]);
+  assert.deepEqual(Array.from(p.coords), [1.5, -2, 3, 4.25]);
+  // int64 ids (3D)
+  const b64 = new ArrayBuffer(8 + 12);
+  new BigInt64Array(b64, 0, 1).set([5000000000n]);
+  new Float32Array(b64, 8, 3).set([1, 2, 3]);
+  assert.deepEqual(Array.from(core.decodePoints(b64, 'ids:int64le[N],coords:float32le[N*dims]', 3).ids), [5000000000]);
+  assert.throws(() => core.decodePoints(new ArrayBuffer(13), 'ids:uint32le[N],coords:float32le[N*dims]', 2), /13 bytes/);
+  assert.throws(() => core.decodePoints(buf, 'ids:int16le[N]', 2), /layout/);
+  assert.deepEqual(core.parseBounds('-1,2,3,6', 2), { min: [-1, 2, 0], max: [3, 6, 0], center: [1, 4, 0], extent: 4 });
+  assert.equal(core.parseBounds('1,2,3', 2), null);
+  assert.deepEqual(core.viewBox([[0, 0], [4, 0], [4, 2], [0, 2]], 0.25), [-1, -0.5, 5, 2.5]);
+  assert.ok(core.boxContains([0, 0, 10, 10], [1, 1, 9, 10]));
+  assert.ok(!core.boxContains([0, 0, 10, 10], [1, 1, 11, 9]));
+  assert.ok(!core.boxContains(null, [1, 1, 2, 2]));
+});
+
+test('large maps: merging point sets keeps the first indices and each id once', () => {
+  const a = { n: 2, ids: [1, 2], coords: new Float32Array([0, 0, 1, 1]) };
+  const b = { n: 3, ids: [2, 3, 4], coords: new Float32Array([9, 9, 2, 2, 3, 3]) };
+  const m = core.mergePoints([a, null, b], 2);
+  assert.equal(m.n, 4);
+  assert.deepEqual(Array.from(m.ids), [1, 2, 3, 4]);
+  assert.deepEqual(Array.from(m.positions), [0, 0, 0, 1, 1, 0, 2, 2, 0, 3, 3, 0]);   // id 2 from a
+  const c = core.assignToCentroids(m.positions, m.n, [[0, 0], [3, 3]], 2, new Int32Array([1]));
+  assert.deepEqual(Array.from(c), [1, 0, 1, 1]);   // the first kept, the others nearest
+  const nan = core.assignToCentroids(new Float32Array([NaN, 0, 0]), 1, [[0, 0]], 2);
+  assert.deepEqual(Array.from(nan), [-1]);
+});

@@ -2,36 +2,24 @@
 // refused input exits non-zero with a one-line reason and leaves no output file.
 #include <gtest/gtest.h>
 
-#include <sys/wait.h>
-#include <array>
 #include <cstdio>
 #include <filesystem>
 
+#include "program.hpp"
 #include "test_util.hpp"
 
 namespace fs = std::filesystem;
 
 namespace {
 
-struct RunResult {
-    int status;
-    std::string out;  // stdout and stderr together
-};
-
-RunResult run(const std::string& args) {
-    const std::string cmd = tagmap::test::binary("tagmap-convert").string() + " " + args + " 2>&1";
-    RunResult r{-1, {}};
-    FILE* p = ::popen(cmd.c_str(), "r");
-    if (!p) return r;
-    std::array<char, 4096> buf;
-    while (std::size_t n = std::fread(buf.data(), 1, buf.size(), p)) r.out.append(buf.data(), n);
-    const int st = ::pclose(p);
-    r.status = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-    return r;
+// stdout and stderr together: errors are checked by text, wherever they were printed.
+tagmap::test::RunResult run(const std::string& args) {
+    static const tagmap::test::TempDir logs("tagmap-convert-test-logs");
+    return tagmap::test::run_program("tagmap-convert", tagmap::test::words(args), logs.path());
 }
 
 fs::path out_dir() {
-    auto d = fs::temp_directory_path() / ("tagmap_convert_test_" + std::to_string(::getpid()));
+    auto d = fs::temp_directory_path() / ("tagmap-convert-test-" + std::to_string(::getpid()));
     fs::create_directories(d);
     return d;
 }
@@ -50,15 +38,15 @@ TEST(ConvertCli, ConvertsAndListsRealCheckpoints) {
         const auto in = tagmap::test::fixtures_dir() / "weights" / file;
         if (!fs::exists(in)) GTEST_SKIP() << "shared fixture missing: " << in;
         const auto out = dir / (std::string(file) + ".tmw");
-        const RunResult conv = run(in.string() + " " + out.string());
-        EXPECT_EQ(conv.status, 0) << conv.out;
-        const RunResult list = run("--list " + out.string());
-        EXPECT_EQ(list.status, 0) << list.out;
-        EXPECT_EQ(count_lines(list.out), static_cast<std::size_t>(count) + 1);
-        EXPECT_NE(list.out.find(probe), std::string::npos) << list.out;
-        EXPECT_NE(list.out.find(std::to_string(count) + " tensors\n"), std::string::npos);
-        const RunResult list_pth = run("--list " + in.string());  // .pth lists the same
-        EXPECT_EQ(list_pth.out, list.out);
+        const auto conv = run(in.string() + " " + out.string());
+        EXPECT_EQ(conv.code, 0) << conv.output();
+        const auto list = run("--list " + out.string());
+        EXPECT_EQ(list.code, 0) << list.output();
+        EXPECT_EQ(count_lines(list.output()), static_cast<std::size_t>(count) + 1);
+        EXPECT_NE(list.output().find(probe), std::string::npos) << list.output();
+        EXPECT_NE(list.output().find(std::to_string(count) + " tensors\n"), std::string::npos);
+        const auto list_pth = run("--list " + in.string());  // .pth lists the same
+        EXPECT_EQ(list_pth.output(), list.output());
     }
     fs::remove_all(dir);
 }
@@ -74,11 +62,11 @@ TEST(ConvertCli, RefusalsExitNonZeroWithOneLineAndNoOutput) {
              std::pair{"compressed.pth", "compressed entry"},
          }) {
         const auto out = dir / "out.tmw";
-        const RunResult r = run(tagmap::test::weights_data(file).string() + " " + out.string());
-        EXPECT_EQ(r.status, 1) << file;
-        EXPECT_EQ(count_lines(r.out), 1u) << r.out;
-        EXPECT_EQ(r.out.rfind("tagmap-convert: error: ", 0), 0u) << r.out;
-        EXPECT_NE(r.out.find(needle), std::string::npos) << r.out;
+        const auto r = run(tagmap::test::weights_data(file).string() + " " + out.string());
+        EXPECT_EQ(r.code, 1) << file;
+        EXPECT_EQ(count_lines(r.output()), 1u) << r.output();
+        EXPECT_EQ(r.output().rfind("tagmap-convert: error: ", 0), 0u) << r.output();
+        EXPECT_NE(r.output().find(needle), std::string::npos) << r.output();
         EXPECT_TRUE(fs::is_empty(dir)) << file << " left a file behind";
     }
     fs::remove_all(dir);
@@ -87,14 +75,15 @@ TEST(ConvertCli, RefusalsExitNonZeroWithOneLineAndNoOutput) {
 TEST(ConvertCli, OptionsAndUsage) {
     const auto dir = out_dir();
     const auto out = dir / "nested.tmw";
-    const RunResult r = run("--select state_dict --strip-prefix module. " +
-                            tagmap::test::weights_data("nested.pth").string() + " " + out.string());
-    EXPECT_EQ(r.status, 0) << r.out;
-    const RunResult list = run("--list " + out.string());
-    EXPECT_EQ(list.out, "a float32 (2)\nb.weight float32 (1, 1)\nhead float32 (1)\n3 tensors\n");
-    EXPECT_EQ(run("").status, 2);
-    EXPECT_EQ(run("--bogus a b").status, 2);
-    EXPECT_EQ(run("--help").status, 0);
+    const auto r = run("--select state_dict --strip-prefix module. " +
+                       tagmap::test::weights_data("nested.pth").string() + " " + out.string());
+    EXPECT_EQ(r.code, 0) << r.output();
+    const auto list = run("--list " + out.string());
+    EXPECT_EQ(list.output(),
+              "a float32 (2)\nb.weight float32 (1, 1)\nhead float32 (1)\n3 tensors\n");
+    EXPECT_EQ(run("").code, 2);
+    EXPECT_EQ(run("--bogus a b").code, 2);
+    EXPECT_EQ(run("--help").code, 0);
     fs::remove_all(dir);
 }
 
@@ -104,18 +93,19 @@ TEST(ConvertCli, ModelCheckAcceptsFittingWeightsAndRefusesOthers) {
     const auto crepe = tagmap::test::fixtures_dir() / "weights" / "crepe-tiny.pth";
     if (!fs::exists(musicnn) || !fs::exists(crepe)) GTEST_SKIP() << "shared fixtures missing";
     const auto dir = out_dir();
-    EXPECT_EQ(
-        run("--model musicnn-mtat " + musicnn.string() + " " + (dir / "m.tmw").string()).status, 0);
+    EXPECT_EQ(run("--model musicnn-mtat " + musicnn.string() + " " + (dir / "m.tmw").string()).code,
+              0);
     EXPECT_TRUE(fs::exists(dir / "m.tmw"));
-    const RunResult bad =
-        run("--model musicnn-mtat " + crepe.string() + " " + (dir / "c.tmw").string());
-    EXPECT_EQ(bad.status, 1) << bad.out;
-    EXPECT_NE(bad.out.find("do not fit model musicnn-mtat"), std::string::npos) << bad.out;
-    EXPECT_NE(bad.out.find("classifier.weight"), std::string::npos) << bad.out;
+    const auto bad = run("--model musicnn-mtat " + crepe.string() + " " + (dir / "c.tmw").string());
+    EXPECT_EQ(bad.code, 1) << bad.output();
+    EXPECT_NE(bad.output().find("do not fit model musicnn-mtat"), std::string::npos)
+        << bad.output();
+    EXPECT_NE(bad.output().find("classifier.weight"), std::string::npos) << bad.output();
     EXPECT_FALSE(fs::exists(dir / "c.tmw")) << "a refused conversion must not write";
-    const RunResult unknown = run("--list --model nope " + (dir / "m.tmw").string());
-    EXPECT_EQ(unknown.status, 1);
-    EXPECT_NE(unknown.out.find("unknown model id 'nope'"), std::string::npos) << unknown.out;
+    const auto unknown = run("--list --model nope " + (dir / "m.tmw").string());
+    EXPECT_EQ(unknown.code, 1);
+    EXPECT_NE(unknown.output().find("unknown model id 'nope'"), std::string::npos)
+        << unknown.output();
     fs::remove_all(dir);
 }
 #endif

@@ -55,4 +55,40 @@ ReadReport read_resampled(const std::filesystem::path& path, Sink&& sink,
     return report;
 }
 
+/// Streams `path`, mono, through one resampler per rate of `rates` into
+/// `sink(rate index, std::span<const float>)`: a file decoded once for models that need
+/// different rates (16 kHz taggers and CREPE, madmom's 44.1 kHz). With one rate the blocks
+/// are exactly read_resampled's, so a model's input does not depend on which others run.
+/// The report's output_samples is summed over the rates.
+template <class Sink>
+ReadReport read_at_rates(const std::filesystem::path& path, const std::vector<double>& rates,
+                         Sink&& sink, std::size_t block = 16384) {
+    AudioFileReader reader(path, block);
+    std::vector<Resampler> resamplers;
+    for (double r : rates) resamplers.emplace_back(reader.info().sample_rate, r, block);
+    ReadReport report;
+    report.info = reader.info();
+    std::vector<float> mono(block);
+    for (;;) {
+        const std::size_t n = reader.read_mono(mono);
+        if (n == 0) break;
+        for (std::size_t i = 0; i < resamplers.size(); ++i)
+            resamplers[i].process(std::span<const float>(mono.data(), n),
+                                  [&](std::span<const float> out) {
+                                      report.output_samples += out.size();
+                                      sink(i, out);
+                                  });
+    }
+    for (std::size_t i = 0; i < resamplers.size(); ++i)
+        resamplers[i].flush([&](std::span<const float> out) {
+            report.output_samples += out.size();
+            sink(i, out);
+        });
+    report.source_frames = reader.frames_read();
+    report.peak = reader.peak();
+    report.recovered_errors = reader.recovered_errors();
+    if (report.source_frames == 0) throw AudioError("audio file has zero length: " + path.string());
+    return report;
+}
+
 }  // namespace tagmap::audio

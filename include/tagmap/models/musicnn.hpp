@@ -11,6 +11,7 @@
 #include "tagmap/nn/batch_norm.hpp"
 #include "tagmap/nn/concat.hpp"
 #include "tagmap/nn/conv.hpp"
+#include "tagmap/nn/conv_max.hpp"
 #include "tagmap/nn/linear.hpp"
 #include "tagmap/nn/pool.hpp"
 #include "tagmap/nn/residual.hpp"
@@ -21,11 +22,12 @@ namespace tagmap::models {
 namespace musicnn_blocks {
 using namespace tagmap::nn;
 
-/// Conv_V: conv (height x 7, pad (0, 3)) -> BN -> ReLU -> max over frequency.
-template <FixedString Name, std::size_t Filters, std::size_t Height>
-using Vertical = Sequential<Conv2d<join<Name, ".conv">, 1, Filters, Kernel<Height, 7>, Stride<1, 1>,
-                                   Padding<0, 3>, post::BatchNorm<join<Name, ".bn">>, post::ReLU>,
-                            MaxOver<Axis::height>>;
+/// Conv_V: conv (height x 7, pad (0, 3)) -> BN -> ReLU -> max over frequency, fused so
+/// that the (filters, bands, frames) activation is never stored (nn/conv_max.hpp).
+template <FixedString Name, std::size_t Filters, std::size_t Height, TallConv Algo>
+using Vertical =
+    Conv2dMaxOverHeight<join<Name, ".conv">, 1, Filters, Kernel<Height, 7>, Padding<0, 3>, Algo,
+                        post::BatchNorm<join<Name, ".bn">>, post::ReLU>;
 
 /// Conv_H: mean over frequency -> conv1d (length, pad length/2) -> BN -> ReLU.
 template <FixedString Name, std::size_t Filters, std::size_t Length>
@@ -41,14 +43,14 @@ using Block1d =
 
 template <std::size_t FrontVertical, std::size_t FrontHorizontal, std::size_t Backend,
           std::size_t DenseWidth, std::size_t NMels = 96, std::size_t InputSamples = 48000,
-          std::size_t NTags = 50>
+          std::size_t NTags = 50, nn::TallConv VerticalKernel = nn::default_tall_conv>
 struct MusicnnArch {
     static constexpr std::string_view family = "musicnn";
     static constexpr std::size_t n_mels = NMels, input_samples = InputSamples;
     static constexpr std::size_t front = 2 * FrontVertical + 3 * FrontHorizontal;
 
     template <FixedString N, std::size_t H>
-    using V = musicnn_blocks::Vertical<N, FrontVertical, H>;
+    using V = musicnn_blocks::Vertical<N, FrontVertical, H, VerticalKernel>;
     template <FixedString N, std::size_t L>
     using H = musicnn_blocks::Horizontal<N, FrontHorizontal, L>;
     template <FixedString N, std::size_t I, std::size_t O>
@@ -74,6 +76,14 @@ template <std::size_t FrontVertical, std::size_t FrontHorizontal, std::size_t Ba
           std::size_t DenseWidth, std::size_t NMels = 96, std::size_t InputSamples = 48000>
 using Musicnn = TaggingModel<
     MusicnnArch<FrontVertical, FrontHorizontal, Backend, DenseWidth, NMels, InputSamples>>;
+
+/// The same network with the vertical convolutions on a chosen kernel (the tests and
+/// benches run the GEMM reference next to the default).
+template <nn::TallConv Kernel, std::size_t FrontVertical, std::size_t FrontHorizontal,
+          std::size_t Backend, std::size_t DenseWidth, std::size_t NMels = 96,
+          std::size_t InputSamples = 48000>
+using MusicnnWith = TaggingModel<MusicnnArch<FrontVertical, FrontHorizontal, Backend, DenseWidth,
+                                             NMels, InputSamples, 50, Kernel>>;
 
 /// MusiCNN trained on MagnaTagATune: 64 back-end channels, 200-d embedding (tags/mtat.txt).
 using MusicnnMtat = Musicnn<204, 51, 64, 200>;

@@ -60,14 +60,15 @@ class ArenaBlocking : public Eigen::internal::level3_blocking<float, float> {
 }  // namespace detail
 #endif
 
-/// C += A * B. `work` must hold work_floats(M, N, K) floats, 64-byte aligned.
+/// C += A * B, A's rows `lda` floats apart (a block of columns of a wider matrix).
+/// `work` must hold work_floats(M, N, K) floats, 64-byte aligned.
 inline void multiply_add(std::size_t M, std::size_t N, std::size_t K, const float* A,
-                         const float* B, float* C, float* work) {
+                         std::size_t lda, const float* B, float* C, float* work) {
 #if defined(TAGMAP_WITH_OPENBLAS) && TAGMAP_WITH_OPENBLAS
     (void)work;
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, static_cast<int>(M), static_cast<int>(N),
-                static_cast<int>(K), 1.0f, A, static_cast<int>(K), B, static_cast<int>(N), 1.0f, C,
-                static_cast<int>(N));
+                static_cast<int>(K), 1.0f, A, static_cast<int>(lda), B, static_cast<int>(N), 1.0f,
+                C, static_cast<int>(N));
 #else
     using Index = Eigen::Index;
     Index kc = static_cast<Index>(K), mc = static_cast<Index>(N), nc = static_cast<Index>(M);
@@ -82,9 +83,15 @@ inline void multiply_add(std::size_t M, std::size_t N, std::size_t K, const floa
     Eigen::internal::general_matrix_matrix_product<
         Index, float, Eigen::RowMajor, false, float, Eigen::RowMajor, false, Eigen::RowMajor,
         1>::run(static_cast<Index>(M), static_cast<Index>(N), static_cast<Index>(K), A,
-                static_cast<Index>(K), B, static_cast<Index>(N), C, 1, static_cast<Index>(N), 1.0f,
-                blocking, nullptr);
+                static_cast<Index>(lda), B, static_cast<Index>(N), C, 1, static_cast<Index>(N),
+                1.0f, blocking, nullptr);
 #endif
+}
+
+/// C += A * B. `work` must hold work_floats(M, N, K) floats, 64-byte aligned.
+inline void multiply_add(std::size_t M, std::size_t N, std::size_t K, const float* A,
+                         const float* B, float* C, float* work) {
+    multiply_add(M, N, K, A, K, B, C, work);
 }
 
 /// y (M) += A (M x K, row-major) * x (K).

@@ -1,0 +1,70 @@
+// Runs tagmap's UMAP on a raw float32 matrix, for bench/umap/fmnist_vs_umaplearn.py --driver
+// (the same library call as `tagmap project --method umap`, without building the whole CLI).
+//   umap_driver IN.f32 N D OUT.f32 [--dims 2|3] [--threads T] [--seed S] [--n-neighbors K]
+//               [--min-dist M]
+// Prints one JSON line: seconds (kNN graph, fuzzy graph, initialisation, SGD; file I/O
+// excluded) and the process CPU seconds over the same span.
+#include <Eigen/Core>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <ctime>
+#include <fstream>
+#include <iostream>
+#include <string>
+
+#include "tagmap/project/umap.hpp"
+
+int main(int argc, char** argv) {
+    using namespace tagmap::project;
+    if (argc < 5) {
+        std::cerr << "usage: umap_driver IN.f32 N D OUT.f32 [--dims 2|3] [--threads T] "
+                     "[--seed S] [--n-neighbors K] [--min-dist M]\n";
+        return 2;
+    }
+    const long n = std::atol(argv[2]), d = std::atol(argv[3]);
+    UmapOptions o;
+    for (int a = 5; a + 1 < argc; a += 2) {
+        const std::string key = argv[a], value = argv[a + 1];
+        if (key == "--dims")
+            o.dims = std::stoi(value);
+        else if (key == "--threads")
+            o.threads = std::stoi(value);
+        else if (key == "--seed")
+            o.seed = std::stoull(value);
+        else if (key == "--n-neighbors")
+            o.n_neighbors = std::stoi(value);
+        else if (key == "--min-dist")
+            o.min_dist = std::stod(value);
+        else {
+            std::cerr << "unknown option " << key << "\n";
+            return 2;
+        }
+    }
+    Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor> X(n, d);
+    std::ifstream in(argv[1], std::ios::binary);
+    if (!in.read(reinterpret_cast<char*>(X.data()),
+                 static_cast<std::streamsize>(sizeof(float) * n * d))) {
+        std::cerr << "cannot read " << n << " x " << d << " float32 values from " << argv[1]
+                  << "\n";
+        return 1;
+    }
+    const auto start = std::chrono::steady_clock::now();
+    const std::clock_t cpu_start = std::clock();
+    const auto elapsed = [&] {
+        return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    };
+    o.progress = [&](int epoch, int total) {
+        if (epoch == 1 || epoch % 100 == 0 || epoch == total)
+            std::fprintf(stderr, "epoch %d / %d elapsed %.2f s\n", epoch, total, elapsed());
+    };
+    const Eigen::MatrixXf Y = umap(X, o);
+    const double seconds = elapsed();
+    const double cpu = double(std::clock() - cpu_start) / CLOCKS_PER_SEC;
+    Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor> rows = Y;
+    std::ofstream out(argv[4], std::ios::binary);
+    out.write(reinterpret_cast<const char*>(rows.data()),
+              static_cast<std::streamsize>(sizeof(float) * rows.size()));
+    std::printf("{\"seconds\": %.3f, \"cpu_seconds\": %.3f}\n", seconds, cpu);
+    return out ? 0 : 1;
+}

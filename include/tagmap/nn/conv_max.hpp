@@ -1,0 +1,289 @@
+// Conv2d (+ folded BatchNorm + activation) followed by the max over the whole height,
+// as one layer: MusiCNN's tall vertical filters. BatchNorm folded into the weights is
+// part of the linear map, and every activation here is nondecreasing, so
+//   max_h act(conv(x)[h] + b) = act(max_h conv(x)[h] + b):
+// the max is taken on the raw convolution, row block by row block, and the
+// (OutC, OH, OW) activation never exists. Two kernels behind one layer policy:
+//   TallConv::gemm      im2col + GEMM on a few output rows at a time (the reference);
+//   TallConv::spectral  a DFT along the height: per frequency bin a complex product over
+//                       the KW taps, then an inverse DFT of only the OH valid rows. The
+//                       transforms are matrix products (real DFT matrices made at bind
+//                       time), so there is no FFT plan and no heap: it builds for firmware.
+// Cost per (filter, column) for MusiCNN-MTAT: gemm OH*KH*KW MACs (14070 / 15694), spectral
+// (H/2+1)*KW*4 + OH*(H+2) MACs (4252 / 7154). Height padding is not supported (none is used).
+#pragma once
+
+#include <algorithm>
+#include <cmath>
+#include <cstddef>
+#include <cstring>
+#include <limits>
+#include <numbers>
+
+#include "tagmap/nn/gemm.hpp"
+#include "tagmap/nn/layer.hpp"
+
+namespace tagmap::nn {
+
+enum class TallConv { gemm, spectral };
+
+/// The kernel a model uses unless it asks for one (see docs/models/musicnn.md for the
+/// measurements that chose it).
+inline constexpr TallConv default_tall_conv = TallConv::spectral;
+
+namespace detail {
+
+inline void apply_bias_activation(Activation a, const float* bias, float* out, std::size_t rows,
+                                  std::size_t cols) {
+    for (std::size_t o = 0; o < rows; ++o)
+        for (std::size_t t = 0; t < cols; ++t) out[o * cols + t] += bias[o];
+    apply_activation(a, out, rows * cols);
+}
+
+/// im2col + GEMM over blocks of `Rows` output rows; running max per (filter, column).
+template <class In, std::size_t OutC, std::size_t KH, std::size_t KW, std::size_t PW, class Post>
+struct ConvMaxGemm {
+    static constexpr std::size_t C = In::channels, H = In::height, W = In::width;
+    static constexpr std::size_t OH = H - KH + 1, OW = W + 2 * PW - KW + 1;
+    using Out = Shape<OutC, 1, OW>;
+    // 2 rows keep the block's im2col, output and Eigen panels near 2 MB for MusiCNN and
+    // the GEMM as fast as on the whole plane (bench/models, BM_Layer_*).
+    static constexpr std::size_t rows_per_block = std::min<std::size_t>(2, OH);
+    static constexpr std::size_t K = C * KH * KW;
+    static constexpr std::size_t N = rows_per_block * OW;
+    static constexpr std::size_t col_floats = gemm::round16(K * N);
+    static constexpr std::size_t block_floats = gemm::round16(OutC * N);
+    static constexpr std::size_t work_floats =
+        col_floats + block_floats + gemm::work_floats(OutC, N, K);
+    static constexpr std::size_t weight_floats = OutC * K + OutC;  // [weights | bias]
+    static constexpr std::size_t param_floats = weight_floats;
+    static constexpr double flops = 2.0 * OutC * K * OH * OW;  // the convolution's
+    static constexpr double executed_flops = flops;
+
+    const float* params = nullptr;
+
+    static void im2col_rows(const float* in, std::size_t h0, std::size_t rows, float* col) {
+        using I = std::ptrdiff_t;
+        const std::size_t n = rows * OW;
+        for (std::size_t c = 0; c < C; ++c)
+            for (std::size_t kh = 0; kh < KH; ++kh)
+                for (std::size_t kw = 0; kw < KW; ++kw) {
+                    float* row = col + ((c * KH + kh) * KW + kw) * n;
+                    const I shift = I(kw) - I(PW);
+                    const I t0 = std::max<I>(0, -shift), t1 = std::min<I>(I(OW), I(W) - shift);
+                    for (std::size_t r = 0; r < rows; ++r) {
+                        float* dst = row + r * OW;
+                        const float* src = in + (c * H + h0 + r + kh) * W;
+                        std::fill(dst, dst + t0, 0.0f);
+                        std::memcpy(dst + t0, src + t0 + shift,
+                                    std::size_t(t1 - t0) * sizeof(float));
+                        std::fill(dst + t1, dst + OW, 0.0f);
+                    }
+                }
+    }
+
+    void forward(const float* in, float* out, float* work) const {
+        float* col = work;
+        float* block = work + col_floats;
+        float* panels = block + block_floats;
+        std::fill(out, out + OutC * OW, -std::numeric_limits<float>::infinity());
+        for (std::size_t h0 = 0; h0 < OH; h0 += rows_per_block) {
+            const std::size_t rows = std::min(rows_per_block, OH - h0), n = rows * OW;
+            im2col_rows(in, h0, rows, col);
+            std::fill(block, block + OutC * n, 0.0f);
+            gemm::multiply_add(OutC, n, K, params, col, block, panels);
+            for (std::size_t o = 0; o < OutC; ++o)
+                for (std::size_t r = 0; r < rows; ++r) {
+                    const float* y = block + o * n + r * OW;
+                    float* m = out + o * OW;
+                    for (std::size_t t = 0; t < OW; ++t) m[t] = std::max(m[t], y[t]);
+                }
+        }
+        apply_bias_activation(Post::activation, params + OutC * K, out, OutC, OW);
+    }
+};
+
+/// DFT along the height (length H: the valid rows never wrap around), per-bin complex
+/// product over the KW taps, inverse DFT of the OH valid rows, running max.
+template <class In, std::size_t OutC, std::size_t KH, std::size_t KW, std::size_t PW, class Post>
+struct ConvMaxSpectral {
+    static_assert(In::channels == 1, "TallConv::spectral: one input channel only");
+    static constexpr std::size_t H = In::height, W = In::width;
+    static constexpr std::size_t OH = H - KH + 1, OW = W + 2 * PW - KW + 1;
+    using Out = Shape<OutC, 1, OW>;
+    static constexpr std::size_t K = KH * KW;
+    static constexpr std::size_t bins = H / 2 + 1;
+    static constexpr std::size_t S = 2 * bins;  // (re, im) per bin, bin-major
+    static constexpr std::size_t WP = W + 2 * PW;
+    // Output columns per pass: the pass's spectra (S x cols*OutC) and rows stay ~1 MB.
+    static constexpr std::size_t cols_per_block = std::min<std::size_t>(8, OW);
+    static constexpr std::size_t NB = cols_per_block * OutC;  // inverse GEMM columns
+
+    // Parameters: [weights | bias | weight spectra | forward DFT | inverse DFT].
+    static constexpr std::size_t weight_floats = OutC * K + OutC;
+    static constexpr std::size_t spectra_offset = weight_floats;
+    static constexpr std::size_t spectra_floats = bins * KW * 2 * OutC;  // [bin][kw][re|im][o]
+    static constexpr std::size_t forward_offset = spectra_offset + spectra_floats;
+    static constexpr std::size_t inverse_offset = forward_offset + S * H;
+    static constexpr std::size_t param_floats = inverse_offset + OH * S;
+
+    // Work: [input spectra S x W | zero-padded S x WP | pass spectra | pass rows | panels].
+    static constexpr std::size_t x_floats = gemm::round16(S * W);
+    static constexpr std::size_t xp_floats = gemm::round16(S * WP);
+    static constexpr std::size_t y_floats = gemm::round16(S * NB);
+    static constexpr std::size_t z_floats = gemm::round16(OH * NB);
+    static constexpr std::size_t work_floats =
+        x_floats + xp_floats + y_floats + z_floats +
+        std::max(gemm::work_floats(S, W, H), gemm::work_floats(OH, NB, S));
+    static constexpr double flops = 2.0 * OutC * K * OH * OW;  // of the direct convolution
+    static constexpr double executed_flops =
+        2.0 * S * H * W + 8.0 * bins * KW * OutC * OW + 2.0 * OH * S * OutC * OW;
+
+    const float* params = nullptr;
+
+    /// Fills the spectra and DFT matrices of the (non-const) parameter block from the
+    /// bound weights; computed in double, allocates nothing.
+    static void derive(float* p) {
+        const float* w = p;
+        constexpr double tau = 2.0 * std::numbers::pi;
+        // cos / sin of 2 pi j / H, tabulated for j in [0, H) (binding stays in milliseconds).
+        double cos_table[H], sin_table[H];
+        for (std::size_t j = 0; j < H; ++j) {
+            cos_table[j] = std::cos(tau * double(j) / double(H));
+            sin_table[j] = std::sin(tau * double(j) / double(H));
+        }
+        const auto cs = [&](std::size_t j, bool sine) {
+            return sine ? sin_table[j % H] : cos_table[j % H];
+        };
+        float* spectra = p + spectra_offset;
+        for (std::size_t f = 0; f < bins; ++f)
+            for (std::size_t kw = 0; kw < KW; ++kw)
+                for (std::size_t o = 0; o < OutC; ++o) {
+                    double re = 0, im = 0;  // W_f = sum_k w[k] e^{-2 pi i f k / H}
+                    for (std::size_t kh = 0; kh < KH; ++kh) {
+                        const double v = w[(o * KH + kh) * KW + kw];
+                        re += v * cs(f * kh, false);
+                        im -= v * cs(f * kh, true);
+                    }
+                    float* s = spectra + ((f * KW + kw) * 2) * OutC;
+                    s[o] = float(re);
+                    s[OutC + o] = float(im);
+                }
+        float* fwd = p + forward_offset;  // X_f = sum_n x[n] e^{-2 pi i f n / H}
+        for (std::size_t f = 0; f < bins; ++f)
+            for (std::size_t n = 0; n < H; ++n) {
+                fwd[(2 * f) * H + n] = float(cs(f * n, false));
+                fwd[(2 * f + 1) * H + n] = float(-cs(f * n, true));
+            }
+        // Correlation: y[h] = (1/H) sum_f conj(W_f) X_f e^{2 pi i f h / H}, Hermitian-folded.
+        float* inv = p + inverse_offset;
+        for (std::size_t h = 0; h < OH; ++h)
+            for (std::size_t f = 0; f < bins; ++f) {
+                const bool single = f == 0 || 2 * f == H;
+                const double g = (single ? 1.0 : 2.0) / double(H);
+                inv[h * S + 2 * f] = float(g * cs(f * h, false));
+                inv[h * S + 2 * f + 1] = float(-g * cs(f * h, true));
+            }
+    }
+
+    void forward(const float* in, float* out, float* work) const {
+        float* x = work;
+        float* xp = x + x_floats;
+        float* y = xp + xp_floats;
+        float* z = y + y_floats;
+        float* panels = z + z_floats;
+        // Spectra of every input column, then the time padding as zero columns.
+        std::fill(x, x + S * W, 0.0f);
+        gemm::multiply_add(S, W, H, params + forward_offset, in, x, panels);
+        for (std::size_t s = 0; s < S; ++s) {
+            float* row = xp + s * WP;
+            std::fill(row, row + PW, 0.0f);
+            std::copy_n(x + s * W, W, row + PW);
+            std::fill(row + PW + W, row + WP, 0.0f);
+        }
+        const float* spectra = params + spectra_offset;
+        for (std::size_t t0 = 0; t0 < OW; t0 += cols_per_block) {
+            const std::size_t cols = std::min(cols_per_block, OW - t0), nb = cols * OutC;
+            // Y_f[t][o] = sum_kw conj(W_f[kw][o]) X_f[t0 + t + kw].
+            for (std::size_t f = 0; f < bins; ++f) {
+                const float* xr = xp + (2 * f) * WP + t0;
+                const float* xi = xp + (2 * f + 1) * WP + t0;
+                const float* wf = spectra + f * KW * 2 * OutC;
+                float* yr = y + (2 * f) * nb;
+                float* yi = y + (2 * f + 1) * nb;
+                for (std::size_t t = 0; t < cols; ++t)
+                    product(wf, xr + t, xi + t, yr + t * OutC, yi + t * OutC);
+            }
+            std::fill(z, z + OH * nb, 0.0f);
+            gemm::multiply_add(OH, nb, S, params + inverse_offset, y, z, panels);
+            // Row 0 of z becomes the max over the rows (contiguous, vectorised), then
+            // it is transposed into the (filter, column) output.
+            for (std::size_t h = 1; h < OH; ++h) {
+                const float* zh = z + h * nb;
+                for (std::size_t j = 0; j < nb; ++j) z[j] = std::max(z[j], zh[j]);
+            }
+            for (std::size_t t = 0; t < cols; ++t)
+                for (std::size_t o = 0; o < OutC; ++o) out[o * OW + t0 + t] = z[t * OutC + o];
+        }
+        apply_bias_activation(Post::activation, params + OutC * K, out, OutC, OW);
+    }
+
+  private:
+    static void product(const float* __restrict wf, const float* xr, const float* xi,
+                        float* __restrict yr, float* __restrict yi) {
+        float ar[KW], ai[KW];
+        for (std::size_t kw = 0; kw < KW; ++kw) ar[kw] = xr[kw], ai[kw] = xi[kw];
+        for (std::size_t o = 0; o < OutC; ++o) {
+            float re = 0.0f, im = 0.0f;
+            for (std::size_t kw = 0; kw < KW; ++kw) {
+                const float wr = wf[kw * 2 * OutC + o], wi = wf[kw * 2 * OutC + OutC + o];
+                re += wr * ar[kw] + wi * ai[kw];
+                im += wr * ai[kw] - wi * ar[kw];
+            }
+            yr[o] = re;
+            yi[o] = im;
+        }
+    }
+};
+
+template <TallConv Algo, class In, std::size_t OutC, std::size_t KH, std::size_t KW, std::size_t PW,
+          class Post>
+using ConvMaxKernel =
+    std::conditional_t<Algo == TallConv::gemm, ConvMaxGemm<In, OutC, KH, KW, PW, Post>,
+                       ConvMaxSpectral<In, OutC, KH, KW, PW, Post>>;
+
+}  // namespace detail
+
+/// torch.nn.Conv2d(in, out, kernel, stride 1, padding (0, PW)) named `Name` with fused
+/// post ops (post::BatchNorm<"...">, post::ReLU), then MaxPool2d((OH, 1)): out (OutC, 1, OW).
+template <FixedString Name, std::size_t InChannels, std::size_t OutChannels, class KernelT,
+          class PaddingT, TallConv Algo, class... Post>
+struct Conv2dMaxOverHeight {
+    static constexpr FixedString name = Name;
+
+    template <ShapeType Input>
+    struct on : detail::ConvMaxKernel<Algo, Input, OutChannels, KernelT::height, KernelT::width,
+                                      PaddingT::width, PostOps<Post...>> {
+        static_assert(Input::channels == InChannels,
+                      "Conv2dMaxOverHeight: input channels differ from the layer's in_channels");
+        static_assert(PaddingT::height == 0, "Conv2dMaxOverHeight: no padding along the height");
+        static_assert(Input::height >= KernelT::height &&
+                          Input::width + 2 * PaddingT::width >= KernelT::width,
+                      "Conv2dMaxOverHeight: kernel is larger than the padded input");
+        using In = Input;
+        static constexpr TallConv algorithm = Algo;
+
+        void bind(ParamBinder& binder) {
+            float* p = binder.claim(this->param_floats).data();
+            bind_affine<PostOps<Post...>>(
+                binder, Name.view(),
+                {std::int64_t(OutChannels), std::int64_t(InChannels), std::int64_t(KernelT::height),
+                 std::int64_t(KernelT::width)},
+                OutChannels, this->K, p);
+            if constexpr (Algo == TallConv::spectral) this->derive(p);
+            this->params = p;
+        }
+    };
+};
+
+}  // namespace tagmap::nn
