@@ -118,17 +118,11 @@ void process_file(const EmbedArgs& a, const InputFile& f, WorkerModels& w, Share
     // One resampler per distinct rate: the taggers' 16 kHz stream feeds their chunkers
     // as it comes; each sequence model collects the whole signal at its own rate.
     std::vector<double> rates;
-    const auto rate_index = [&](double r) {
-        const auto it = std::find(rates.begin(), rates.end(), r);
-        if (it != rates.end()) return std::size_t(it - rates.begin());
-        rates.push_back(r);
-        return rates.size() - 1;
-    };
     const std::size_t tagger_rate =
-        todo.empty() ? std::size_t(-1) : rate_index(audio::kModelSampleRate);
+        todo.empty() ? std::size_t(-1) : audio::rate_index(rates, audio::kModelSampleRate);
     std::vector<std::size_t> sequence_rate;
     for (auto i : sequence_todo)
-        sequence_rate.push_back(rate_index(sequences[i].model->sample_rate()));
+        sequence_rate.push_back(audio::rate_index(rates, sequences[i].model->sample_rate()));
     std::vector<std::vector<float>> signals(rates.size());
     // Per-model results, written only when the whole file went through.
     std::vector<embed::ChunkMatrix> per(todo.size());

@@ -81,17 +81,11 @@ Outcome run_item(const WorkItem& item, std::size_t index, const std::filesystem:
         // One resampler per distinct rate: the taggers' 16 kHz stream feeds their chunkers
         // as it comes; each sequence model collects the whole signal at its rate.
         std::vector<double> rates;
-        const auto rate_index = [&](double r) {
-            const auto it = std::find(rates.begin(), rates.end(), r);
-            if (it != rates.end()) return std::size_t(it - rates.begin());
-            rates.push_back(r);
-            return rates.size() - 1;
-        };
         const std::size_t tagger_rate =
-            taggers.empty() ? std::size_t(-1) : rate_index(audio::kModelSampleRate);
+            taggers.empty() ? std::size_t(-1) : audio::rate_index(rates, audio::kModelSampleRate);
         std::vector<std::size_t> sequence_rate;
         for (auto m : sequences)
-            sequence_rate.push_back(rate_index(worker.sequence(m)->sample_rate()));
+            sequence_rate.push_back(audio::rate_index(rates, worker.sequence(m)->sample_rate()));
         std::vector<bool> collect(rates.size(), false);
         for (auto r : sequence_rate) collect[r] = true;
         std::vector<std::vector<float>> signals(rates.size());

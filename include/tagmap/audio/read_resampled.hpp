@@ -55,6 +55,15 @@ ReadReport read_resampled(const std::filesystem::path& path, Sink&& sink,
     return report;
 }
 
+/// The index of `rate` in `rates`, appended if new: how callers of read_at_rates collect
+/// the distinct rates of their models (one resampler each).
+inline std::size_t rate_index(std::vector<double>& rates, double rate) {
+    for (std::size_t i = 0; i < rates.size(); ++i)
+        if (rates[i] == rate) return i;
+    rates.push_back(rate);
+    return rates.size() - 1;
+}
+
 /// Streams `path`, mono, through one resampler per rate of `rates` into
 /// `sink(rate index, std::span<const float>)`: a file decoded once for models that need
 /// different rates (16 kHz taggers and CREPE, madmom's 44.1 kHz). With one rate the blocks
