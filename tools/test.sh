@@ -12,9 +12,11 @@ build_jobs="${TAGMAP_BUILD_JOBS:-$((jobs + 1))}"
 tools/deps.sh
 
 if [ "${1:-}" = "--sanitize" ]; then
-  # -O1 -g1: the usual sanitizer settings, and much cheaper to compile than -O2 -g.
+  # -Og -g1: line numbers in the reports, and 40 % less compile time than -O1 under
+  # UBSan's instrumentation at the same test speed (a MusiCNN test file: 31 s of CPU
+  # against 52 s; its run 8.7 s against 8.5 s).
   cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DTAGMAP_SANITIZE=ON \
-        -DCMAKE_CXX_FLAGS_RELWITHDEBINFO="-O1 -g1" \
+        -DCMAKE_CXX_FLAGS_RELWITHDEBINFO="-Og -g1" \
         -DTAGMAP_BUILD_EXAMPLES=ON -DTAGMAP_BUILD_TOOLS=ON
   cmake --build build-asan -j "$build_jobs"
   export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1

@@ -2,8 +2,9 @@
 #include <exception>
 #include <iostream>
 
-#include "commands.hpp"
 #include <tagmap/core/error.hpp>
+#include <tagmap/nn/gemm.hpp>
+#include "commands.hpp"
 
 #ifdef TAGMAP_WITH_FFMPEG
 extern "C" {
@@ -16,6 +17,8 @@ int main(int argc, char** argv) {
     // FFmpeg logs to stderr by default; decoding problems reach the user as typed errors.
     av_log_set_level(AV_LOG_QUIET);
 #endif
+    // Every command that runs a model runs one instance per worker (--jobs).
+    tagmap::nn::gemm::set_backend_threads(1);
     CLI::App app{"tagmap: music embeddings, tags and maps"};
     app.require_subcommand(1);
     tagmap::cli::add_tag_command(app);

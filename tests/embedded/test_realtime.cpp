@@ -26,58 +26,20 @@
 #include <tagmap/models/musicnn.hpp>
 #include <tagmap/weights/weight_file.hpp>
 
+#include "allocation_counter.hpp"
 #include "fixtures.hpp"
 #include "realtime_tagger.hpp"
 
 namespace {
-thread_local long allocations = 0;
 thread_local long locks = 0;
 }  // namespace
 
 extern "C" {
-void* __real_malloc(std::size_t);
-void* __real_calloc(std::size_t, std::size_t);
-void* __real_realloc(void*, std::size_t);
-int __real_posix_memalign(void**, std::size_t, std::size_t);
-void* __real_aligned_alloc(std::size_t, std::size_t);
 int __real_pthread_mutex_lock(pthread_mutex_t*);
-void* __wrap_malloc(std::size_t n) {
-    ++allocations;
-    return __real_malloc(n);
-}
-void* __wrap_calloc(std::size_t a, std::size_t b) {
-    ++allocations;
-    return __real_calloc(a, b);
-}
-void* __wrap_realloc(void* p, std::size_t n) {
-    ++allocations;
-    return __real_realloc(p, n);
-}
-int __wrap_posix_memalign(void** p, std::size_t a, std::size_t n) {
-    ++allocations;
-    return __real_posix_memalign(p, a, n);
-}
-void* __wrap_aligned_alloc(std::size_t a, std::size_t n) {
-    ++allocations;
-    return __real_aligned_alloc(a, n);
-}
 int __wrap_pthread_mutex_lock(pthread_mutex_t* m) {
     ++locks;
     return __real_pthread_mutex_lock(m);
 }
-}
-// operator new is paired with malloc and delete with free by design; GCC cannot see it.
-#pragma GCC diagnostic ignored "-Wmismatched-new-delete"
-void* operator new(std::size_t n) {
-    ++allocations;
-    if (void* p = __real_malloc(n ? n : 1)) return p;
-    throw std::bad_alloc();
-}
-void operator delete(void* p) noexcept {
-    std::free(p);
-}
-void operator delete(void* p, std::size_t) noexcept {
-    std::free(p);
 }
 
 namespace {
@@ -122,7 +84,7 @@ bool write_all(int fd, const void* p, std::size_t n) {
     static ChildReport report;  // static: no allocation while restricted
     tagger.start();
     if (::prctl(PR_SET_SECCOMP, SECCOMP_MODE_STRICT) != 0) ::_exit(3);
-    const long allocations0 = allocations, locks0 = locks;
+    const long allocations0 = tagmap::test::allocations_of_this_thread(), locks0 = locks;
     float buffer[block];
     // Every taggram the callback receives (not only the latest), to compare them all.
     auto record = [](const Tagger::Result& t) noexcept {
@@ -140,7 +102,7 @@ bool write_all(int fd, const void* p, std::size_t n) {
     while (tagger.samples_done() < blocks * block || tagger.received() < tagger.chunks_done()) {
         tagger.process(buffer, 0, record);
     }
-    report.allocations = allocations - allocations0;
+    report.allocations = tagmap::test::allocations_of_this_thread() - allocations0;
     report.locks = locks - locks0;
     report.overruns = tagger.overruns();
     if (tagger.received() != report.received) report.received = ~0ull;  // inconsistent

@@ -15,31 +15,8 @@
 #include <tagmap/models/musicnn.hpp>
 #include <tagmap/weights/weight_file.hpp>
 
+#include "allocation_counter.hpp"
 #include "fixtures.hpp"
-
-namespace {
-long allocations = 0;
-}
-extern "C" {
-void* __real_malloc(std::size_t);
-void* __wrap_malloc(std::size_t n) {
-    ++allocations;
-    return __real_malloc(n);
-}
-}
-// operator new is paired with malloc and delete with free by design; GCC cannot see it.
-#pragma GCC diagnostic ignored "-Wmismatched-new-delete"
-void* operator new(std::size_t n) {
-    ++allocations;
-    if (void* p = __real_malloc(n ? n : 1)) return p;
-    throw std::bad_alloc();
-}
-void operator delete(void* p) noexcept {
-    std::free(p);
-}
-void operator delete(void* p, std::size_t) noexcept {
-    std::free(p);
-}
 
 namespace {
 
@@ -91,10 +68,13 @@ TEST_F(StaticModel, MatchesTheFftwModelAndAllocatesNothing) {
 
     const std::vector<float> chunk = music_like(Static::input_samples, 1);
     float tags[Static::n_tags], emb[Static::embedding_dim];
-    const long before = allocations;
-    const Status bound = fixed.try_bind(table.compiled());
-    const Status ran = fixed.try_forward(chunk, tags, emb);
-    EXPECT_EQ(allocations - before, 0) << "try_bind + try_forward of the static model";
+    Status bound, ran;
+    EXPECT_EQ(tagmap::test::allocations_during([&] {
+                  bound = fixed.try_bind(table.compiled());
+                  ran = fixed.try_forward(chunk, tags, emb);
+              }),
+              0)
+        << "try_bind + try_forward of the static model";
     ASSERT_TRUE(bound.ok()) << bound.message();
     ASSERT_TRUE(ran.ok()) << ran.message();
 
@@ -128,9 +108,9 @@ TEST_F(StaticModel, BindErrorsAreValuesNamingTheTensor) {
     Static model(*storage);
     Table missing = table_of(*file_);
     std::erase_if(missing.tensors, [](const auto& t) { return t.name == "dense2.bias"; });
-    const long before = allocations;
-    Status st = model.try_bind(missing.compiled());
-    EXPECT_EQ(allocations - before, 0) << "a failing bind allocates nothing either";
+    Status st;
+    EXPECT_EQ(tagmap::test::allocations_during([&] { st = model.try_bind(missing.compiled()); }), 0)
+        << "a failing bind allocates nothing either";
     EXPECT_EQ(st.code(), Errc::bind);
     EXPECT_NE(st.message().find("missing tensor 'dense2.bias'"), std::string_view::npos)
         << st.message();

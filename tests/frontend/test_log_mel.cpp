@@ -3,7 +3,6 @@
 #include <gtest/gtest.h>
 #include <sndfile.h>
 
-#include <atomic>
 #include <cmath>
 #include <complex>
 #include <cstdlib>
@@ -16,41 +15,10 @@
 #include <xtensor/xarray.hpp>
 #include <xtensor/xnpy.hpp>
 
+#include "allocation_counter.hpp"
 #include "fixtures.hpp"
 #include "tagmap/audio/log_mel.hpp"
 #include "tagmap/audio/mel_filterbank.hpp"
-
-// Counts heap allocations made by the current thread while counting is on, to prove
-// that compute() allocates nothing.
-namespace {
-thread_local bool g_counting = false;
-thread_local long g_allocations = 0;
-}  // namespace
-
-// GCC flags malloc/free inside replaced operators as mismatched; they are the replacement.
-#if defined(__GNUC__) && !defined(__clang__)
-#pragma GCC diagnostic ignored "-Wmismatched-new-delete"
-#endif
-void* operator new(std::size_t n) {
-    if (g_counting) ++g_allocations;
-    if (void* p = std::malloc(n == 0 ? 1 : n)) return p;
-    throw std::bad_alloc();
-}
-void* operator new[](std::size_t n) {
-    return operator new(n);
-}
-void operator delete(void* p) noexcept {
-    std::free(p);
-}
-void operator delete[](void* p) noexcept {
-    std::free(p);
-}
-void operator delete(void* p, std::size_t) noexcept {
-    std::free(p);
-}
-void operator delete[](void* p, std::size_t) noexcept {
-    std::free(p);
-}
 
 namespace {
 
@@ -289,18 +257,15 @@ TEST(LogMelSpectrogram, ComputeDoesNotAllocate) {
     std::vector<float> x(48000);
     for (std::size_t i = 0; i < x.size(); ++i) x[i] = std::sin(0.01f * static_cast<float>(i));
     std::vector<float> out(96 * LogMelSpectrogram::frames_for(48000, 256));
-    g_allocations = 0;
-    g_counting = true;
+    using tagmap::test::allocations_of_this_thread;
+    const long before = allocations_of_this_thread();
     spec.compute(x, out);
     spec.compute(std::span(x).first(20000),
                  std::span(out).first(96 * LogMelSpectrogram::frames_for(20000, 256)));
-    g_counting = false;
-    EXPECT_EQ(g_allocations, 0);
+    EXPECT_EQ(allocations_of_this_thread() - before, 0);
     // The counter works: a vector allocation is seen.
-    g_counting = true;
     std::vector<float> probe(10);
-    g_counting = false;
-    EXPECT_EQ(g_allocations, 1);
+    EXPECT_EQ(allocations_of_this_thread() - before, 1);
 }
 
 TEST(LogMelSpectrogram, ConstructorRejectsBadArguments) {

@@ -3,108 +3,17 @@
 // the linker's --wrap, which also sees Eigen's allocations in these headers).
 #include <gtest/gtest.h>
 
-#include <atomic>
 #include <cstdlib>
-#include <new>
 
+#include "allocation_counter.hpp"
 #include "model_fixtures.hpp"
 #include "tagmap/models/registry.hpp"
-
-namespace {
-std::atomic<long> allocations{0};
-std::atomic<bool> counting{false};
-void note() {
-    if (counting.load(std::memory_order_relaxed)) allocations.fetch_add(1);
-}
-}  // namespace
-
-extern "C" {
-void* __real_malloc(std::size_t);
-void* __real_calloc(std::size_t, std::size_t);
-void* __real_realloc(void*, std::size_t);
-int __real_posix_memalign(void**, std::size_t, std::size_t);
-void* __real_aligned_alloc(std::size_t, std::size_t);
-void* __wrap_malloc(std::size_t n) {
-    note();
-    return __real_malloc(n);
-}
-void* __wrap_calloc(std::size_t n, std::size_t s) {
-    note();
-    return __real_calloc(n, s);
-}
-void* __wrap_realloc(void* p, std::size_t n) {
-    note();
-    return __real_realloc(p, n);
-}
-int __wrap_posix_memalign(void** p, std::size_t a, std::size_t n) {
-    note();
-    return __real_posix_memalign(p, a, n);
-}
-void* __wrap_aligned_alloc(std::size_t a, std::size_t n) {
-    note();
-    return __real_aligned_alloc(a, n);
-}
-}
-
-// The replacements below pair operator new with malloc and operator delete with free by
-// design; GCC cannot see that pairing across the replaced functions.
-#pragma GCC diagnostic ignored "-Wmismatched-new-delete"
-
-void* operator new(std::size_t n) {
-    note();
-    if (void* p = std::malloc(n ? n : 1)) return p;
-    throw std::bad_alloc();
-}
-void* operator new[](std::size_t n) {
-    return operator new(n);
-}
-void* operator new(std::size_t n, std::align_val_t a) {
-    note();
-    void* p = nullptr;
-    const std::size_t al = std::max<std::size_t>(static_cast<std::size_t>(a), sizeof(void*));
-    if (posix_memalign(&p, al, n ? n : 1) != 0) throw std::bad_alloc();
-    return p;
-}
-void* operator new[](std::size_t n, std::align_val_t a) {
-    return operator new(n, a);
-}
-void operator delete(void* p) noexcept {
-    std::free(p);
-}
-void operator delete[](void* p) noexcept {
-    std::free(p);
-}
-void operator delete(void* p, std::size_t) noexcept {
-    std::free(p);
-}
-void operator delete[](void* p, std::size_t) noexcept {
-    std::free(p);
-}
-void operator delete(void* p, std::align_val_t) noexcept {
-    std::free(p);
-}
-void operator delete[](void* p, std::align_val_t) noexcept {
-    std::free(p);
-}
-void operator delete(void* p, std::size_t, std::align_val_t) noexcept {
-    std::free(p);
-}
-void operator delete[](void* p, std::size_t, std::align_val_t) noexcept {
-    std::free(p);
-}
 
 namespace {
 
 using namespace tagmap;
 
-template <class F>
-long allocations_during(F&& f) {
-    allocations = 0;
-    counting = true;
-    f();
-    counting = false;
-    return allocations.load();
-}
+using tagmap::test::allocations_during;
 
 TEST(ZeroAllocation, CounterSeesAllocations) {
     // The counter itself works: a vector and a malloc are both seen.

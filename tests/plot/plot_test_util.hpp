@@ -5,9 +5,6 @@
 
 #include <gtest/gtest.h>
 
-#include <sys/wait.h>
-#include <unistd.h>
-
 #include <cairo.h>
 
 #include <cmath>
@@ -25,6 +22,7 @@
 
 #include "fixtures.hpp"
 #include "map_plot.hpp"
+#include "program.hpp"
 #include "tagmap_palette.hpp"
 
 namespace tagmap::plot_test {
@@ -32,82 +30,28 @@ namespace tagmap::plot_test {
 namespace fs = std::filesystem;
 namespace plot = tagmap::cli::plot;
 
+using test::RunResult;
+using test::TempDir;
 inline std::string slurp(const fs::path& p) {
-    std::ifstream in(p, std::ios::binary);
-    return {std::istreambuf_iterator<char>(in), {}};
+    return test::read_file(p);
 }
-
 inline std::string quote(const std::string& s) {
-    std::string q = "'";
-    for (char c : s) q += c == '\'' ? std::string("'\\''") : std::string(1, c);
-    return q + "'";
+    return test::shell_quote(s);
 }
-
-/// A fresh folder named after the running test, removed at the end (kept with
-/// TAGMAP_KEEP_TEST_DIRS=1).
-class TempDir {
-  public:
-    explicit TempDir(const std::string& tag) {
-        path_ =
-            fs::temp_directory_path() / ("tagmap-plot-" + std::to_string(::getpid()) + "-" + tag);
-        fs::remove_all(path_);
-        fs::create_directories(path_);
-    }
-    ~TempDir() {
-        const char* keep = std::getenv("TAGMAP_KEEP_TEST_DIRS");
-        if (!(keep && *keep == '1')) {
-            std::error_code ec;
-            fs::remove_all(path_, ec);
-        }
-    }
-    TempDir(const TempDir&) = delete;
-    TempDir& operator=(const TempDir&) = delete;
-    const fs::path& path() const { return path_; }
-    fs::path operator/(const std::string& name) const { return path_ / name; }
-
-  private:
-    fs::path path_;
-};
-
-struct RunResult {
-    int code = -1;
-    std::string out, err;
-    std::string text() const {
-        return "exit " + std::to_string(code) + "\nstdout:\n" + out + "\nstderr:\n" + err;
-    }
-};
 
 /// Fontconfig (under cairo's text) keeps what it parsed for the life of the process, which
 /// LeakSanitizer reports at exit; not tagmap's allocation. Told to the test programs with
 /// __lsan_default_suppressions (test_*.cpp) and to the tagmap binary through LSAN_OPTIONS.
 inline constexpr const char* kLsanSuppressions = "leak:libfontconfig.so\n";
 
-/// Runs a built program of the project (arguments are quoted for the shell).
+/// Runs a built program of the project with the fontconfig suppressions; its output lands
+/// in `dir`.
 inline RunResult run(const fs::path& dir, const char* program,
                      const std::vector<std::string>& args) {
-    // (Appended piece by piece: GCC 12 warns falsely about "literal" + std::string&&.)
     const auto suppressions = dir / "lsan-suppressions.txt";
     std::ofstream(suppressions) << kLsanSuppressions;
-    std::string cmd = "export TAGMAP_FIXTURES=";
-    cmd += quote(tagmap::test::fixtures_dir().string());
-    cmd += " LSAN_OPTIONS=";
-    cmd += quote("suppressions=" + suppressions.string());
-    cmd += "; ";
-    cmd += quote(tagmap::test::binary(program).string());
-    for (const auto& a : args) {
-        cmd += ' ';
-        cmd += quote(a);
-    }
-    cmd += " > ";
-    cmd += quote((dir / "stdout").string());
-    cmd += " 2> ";
-    cmd += quote((dir / "stderr").string());
-    const int status = std::system(cmd.c_str());
-    RunResult r;
-    r.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-    r.out = slurp(dir / "stdout");
-    r.err = slurp(dir / "stderr");
-    return r;
+    ::setenv("LSAN_OPTIONS", ("suppressions=" + suppressions.string()).c_str(), 1);
+    return test::run_program(program, args, dir);
 }
 
 /// A PNG read back with cairo.

@@ -93,7 +93,7 @@ plot::MapPlot spiral(int n, int n_groups) {
 }
 
 TEST(MapPlot, PngHasTheSizeAndEveryPointInItsColour) {
-    TempDir dir("png");
+    TempDir dir("tagmap-plot-png");
     for (const plot::PlotOptions o : {plot::PlotOptions{1600, 1200}, plot::PlotOptions{900, 700}}) {
         const auto mp = spiral(30, 4);
         const auto out = dir / "map.png";
@@ -121,7 +121,7 @@ TEST(MapPlot, PngHasTheSizeAndEveryPointInItsColour) {
 }
 
 TEST(MapPlot, SvgIsWrittenForTheSvgExtension) {
-    TempDir dir("svg");
+    TempDir dir("tagmap-plot-svg");
     const auto out = dir / "Map.SVG";
     plot::draw_map(spiral(20, 3), {1000, 700}, out);
     const std::string svg = slurp(out);
@@ -133,7 +133,7 @@ TEST(MapPlot, SvgIsWrittenForTheSvgExtension) {
 }
 
 TEST(MapPlot, LongLegendsAreCutAndCounted) {
-    TempDir dir("legend");
+    TempDir dir("tagmap-plot-legend");
     auto mp = spiral(300, 100);  // 100 groups do not fit at 800 x 600
     mp.groups[0].name = "a genre name far too long to fit in the legend column of the map";
     mp.groups[1].name = std::string("bad \xff\xfe utf-8 \xc3");  // drawn, not fatal
@@ -152,7 +152,7 @@ TEST(MapPlot, LongLegendsAreCutAndCounted) {
 }
 
 TEST(MapPlot, BadInputsAreRefusedAndLeaveNoFile) {
-    TempDir dir("bad");
+    TempDir dir("tagmap-plot-bad");
     const auto mp = spiral(5, 2);
     for (const char* name : {"map.jpg", "map", "map.png.bak", "png"}) {
         try {
@@ -195,8 +195,7 @@ store::ModelRecord model_record() {
 class PlotCommand : public ::testing::Test {
   protected:
     void SetUp() override {
-        dir_ = std::make_unique<TempDir>(
-            ::testing::UnitTest::GetInstance()->current_test_info()->name());
+        dir_ = std::make_unique<TempDir>("tagmap-plot");
         db_ = (*dir_ / "library.db").string();
         auto lib = store::Library::create(db_);
         lib.upsert_model(model_record());

@@ -28,7 +28,7 @@ class PlotLibrary : public ::testing::Test {
     // One library for the suite: two clips labelled hedgewars by the CSV, one copy whose
     // only genre is its file's tag (Blues), one with neither (unlabelled).
     static void SetUpTestSuite() {
-        dir_ = new TempDir("audio-library");
+        dir_ = new TempDir("tagmap-plot-audio-library");
         const auto audio = tagmap::test::fixtures_dir() / "audio";
         ASSERT_TRUE(fs::exists(audio / "lincity-city-blues.mp3"))
             << "no shared clips in " << audio << " (set TAGMAP_FIXTURES)";

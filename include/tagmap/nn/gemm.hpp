@@ -94,6 +94,18 @@ inline void multiply_add(std::size_t M, std::size_t N, std::size_t K, const floa
     multiply_add(M, N, K, A, K, B, C, work);
 }
 
+/// Threads the backend may use inside one call. Eigen's kernel here is always
+/// single-threaded; OpenBLAS by default spreads each call over every core, which
+/// oversubscribes a program that already runs one model per core (as `tagmap embed
+/// --jobs` does): such a program calls this with 1 once at start-up. Process-wide.
+inline void set_backend_threads(int n) {
+#if defined(TAGMAP_WITH_OPENBLAS) && TAGMAP_WITH_OPENBLAS
+    openblas_set_num_threads(n);
+#else
+    (void)n;
+#endif
+}
+
 /// y (M) += A (M x K, row-major) * x (K).
 inline void matvec_add(std::size_t M, std::size_t K, const float* A, const float* x, float* y) {
 #if defined(TAGMAP_WITH_OPENBLAS) && TAGMAP_WITH_OPENBLAS
