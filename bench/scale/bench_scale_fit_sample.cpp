@@ -7,16 +7,24 @@
 // (k = 15, 2,000 sampled points) and neighbour accuracy (10-NN vote of the mixture
 // component in the map, 2,000 held-out points) -- the same two in the 200-d input as a
 // ceiling.
+//
+// `bench_scale_fit_sample --write-library FILE N` instead writes a library of N tracks
+// with these vectors as their MusiCNN embeddings (place_throughput.sh maps it with
+// tagmap project --fit-sample as 1, 2 and 4 placement shards).
 #include <benchmark/benchmark.h>
 
 #include <sys/resource.h>
 
 #include <chrono>
 #include <cmath>
+#include <cstdio>
+#include <cstring>
 #include <random>
+#include <string>
 
 #include <tagmap/project/metrics.hpp>
 
+#include "library.hpp"
 #include "projection_cache.hpp"
 
 using namespace tagmap;
@@ -117,6 +125,56 @@ void BM_FitSample(benchmark::State& state) {
     quality(state, d, Y);
 }
 
+/// A library of n tracks whose MusiCNN embeddings are the synthetic points (one chunk each,
+/// 2 tags), for the tagmap CLI.
+void write_library(const std::string& file, Eigen::Index n) {
+    const Data d = synthetic(n);
+    auto lib = store::Library::create(file);
+    lib.set_audio_root("/music");
+    store::ModelRecord m;
+    m.model_id = "musicnn-mtat";
+    m.model = "musicnn";
+    m.dataset = "mtat";
+    m.n_tags = 2;
+    m.embedding_dim = int(d.X.cols());
+    m.input_samples = 48000;
+    m.weights_digest = "synthetic";
+    m.weights_file = "synthetic.tmw";
+    m.tag_names = {"a", "b"};
+    lib.upsert_model(m);
+    {
+        store::Transaction tx(lib.db());
+        for (Eigen::Index i = 0; i < n; ++i) {
+            store::TrackRecord t;
+            t.filename = "component " + std::to_string(d.labels[std::size_t(i)]) + "/track " +
+                         std::to_string(i) + ".mp3";
+            t.size_bytes = 1000 + i;
+            t.mtime_ns = 1'700'000'000'000'000'000 + i;
+            lib.upsert_track(t);
+        }
+        tx.commit();
+    }
+    Eigen::Index i = 0;
+    for (const auto& t : lib.tracks()) {
+        store::TrackResult r;
+        r.model_id = m.model_id;
+        r.weights_digest = m.weights_digest;
+        r.source_size = t.size_bytes;
+        r.source_mtime_ns = t.mtime_ns;
+        r.audio_seconds = 3;
+        r.chunks = 1;
+        r.chunk_hop = 48000;
+        r.embedding_dim = m.embedding_dim;
+        r.n_tags = 2;
+        const auto row = d.X.row(i++);
+        r.embedding.assign(row.data(), row.data() + row.size());
+        r.chunk_embeddings = r.embedding;
+        r.taggram = {0.5f, 0.25f};
+        r.chunk_taggrams = r.taggram;
+        lib.store_track(t.id, {r}, {}, true);
+    }
+}
+
 }  // namespace
 
 BENCHMARK(BM_FitSample)
@@ -129,4 +187,14 @@ BENCHMARK(BM_FitSample)
     ->Iterations(1)
     ->UseManualTime()
     ->Unit(benchmark::kSecond);
-BENCHMARK_MAIN();
+int main(int argc, char** argv) {
+    if (argc == 4 && std::strcmp(argv[1], "--write-library") == 0) {
+        write_library(argv[2], Eigen::Index(std::stoll(argv[3])));
+        return 0;
+    }
+    benchmark::Initialize(&argc, argv);
+    if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
+    benchmark::RunSpecifiedBenchmarks();
+    benchmark::Shutdown();
+    return 0;
+}

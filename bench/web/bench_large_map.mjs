@@ -10,7 +10,8 @@
 //                pan ms per frame, over --loads page loads
 //
 //   node bench/web/bench_large_map.mjs --bin BUILD/bin --web BUILD/web [--tracks 1000000]
-//        [--db FILE (kept, reused when it exists)] [--loads 3] [--hovers 10]
+//        [--db FILE (kept, reused when it exists)] [--loads 3] [--hovers 10] [--no-results]
+//   (with results, the default: every track has a taggram, so top tags and tag search are real)
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -27,7 +28,8 @@ const bin = path.resolve(opt('--bin', path.join(here, '../../build/bin')));
 const webBuild = path.resolve(opt('--web', path.join(here, '../../build/web')));
 const N = Number(opt('--tracks', 1000000));
 const loads = Number(opt('--loads', 3)), hovers = Number(opt('--hovers', 10));
-const db = path.resolve(opt('--db', path.join(os.tmpdir(), `tagmap-large-${N}.db`)));
+const results = !argv.includes('--no-results');   // model results (taggrams): top tags, tag search
+const db = path.resolve(opt('--db', path.join(os.tmpdir(), `tagmap-large-${N}${results ? '-results' : ''}.db`)));
 const W = 1280, H = 800;
 
 const median = (a) => { const s = [...a].sort((x, y) => x - y); const m = s.length >> 1; return s.length ? (s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2) : NaN; };
@@ -38,7 +40,7 @@ const rss = (pid) => {
   return { rss: kb('VmRSS') / 1024, peak: kb('VmHWM') / 1024 };
 };
 
-if (!fs.existsSync(db)) console.log(`synthetic library of ${N} tracks: ${makeLargeLibrary({ bin, db, n: N }).toFixed(1)} s (${(fs.statSync(db).size / 1e6).toFixed(0)} MB)`);
+if (!fs.existsSync(db)) console.log(`synthetic library of ${N} tracks: ${makeLargeLibrary({ bin, db, n: N, results }).toFixed(1)} s (${(fs.statSync(db).size / 1e6).toFixed(0)} MB)`);
 const proc = spawn(path.join(bin, 'tagmap'), ['serve', '--db', db, '--port', '0', '--web-dir', path.join(webBuild, 'site')], { stdio: ['ignore', 'pipe', 'pipe'] });
 let err = '';
 const port = await new Promise((resolve, reject) => {
@@ -59,6 +61,12 @@ async function timed(p) {
 const q = 'model=musicnn-mtat&dims=2';
 const cold = await timed(`/api/v1/maps/points?${q}&limit=0`);
 const afterBuild = rss(proc.pid);
+// The track details in memory (names, genres, top tags, search index): built in the
+// background from the first points request on.
+const tDetails = performance.now();
+while (((await (await fetch(`${base}/api/v1/health`)).json()).details_builds || 0) < 1) await new Promise((r) => setTimeout(r, 100));
+const detailsMs = performance.now() - tDetails + cold.ms;
+const afterDetails = rss(proc.pid);
 const routes = {};
 // Boxes of 4 x 4 map units (a view zoomed in ~3 levels from the whole map) around points
 // of the overview.
@@ -75,9 +83,13 @@ for (let r = 0; r < 5; ++r) {
     ['3D overview, 50,000 points', `limit=50000&dims=3`],
   ]) (routes[name] = routes[name] || []).push(await timed(`/api/v1/maps/points?${q}&${p}`));
   (routes['whole map, /maps?format=f32'] = routes['whole map, /maps?format=f32'] || []).push(await timed(`/api/v1/maps?${q}&format=f32`));
+  for (const [name, query] of [['search, 11 matches ("Track 12345")', 'Track 12345'], ['search, no match', 'zzzz-no-such'],
+    ['search, common ("rock", 20)', 'rock'], ['search, tag-only ("harpsichord")', 'harpsichord'], ['search, late in filename order', 'synthetic/0099']])
+    (routes[name] = routes[name] || []).push(await timed(`/api/v1/search?model=musicnn-mtat&limit=20&q=${encodeURIComponent(query)}`));
 }
 const afterRoutes = rss(proc.pid);
 console.log(`${N} points; server RSS ${f0(before.rss)} MB at start, ${f0(afterBuild.rss)} MB after the 2D LOD order was built (first call ${f0(cold.ms)} ms), ` +
+  `${f0(afterDetails.rss)} MB once the track details were in memory (${f0(detailsMs)} ms from the first call), ` +
   `${f0(afterRoutes.rss)} MB after the route runs (peak ${f0(afterRoutes.peak)} MB)`);
 console.log('route                                   median ms    bytes');
 for (const [k, v] of Object.entries(routes)) console.log(`${k.padEnd(38)} ${f0(median(v.map((x) => x.ms))).padStart(9)}   ${v[0].bytes}`);

@@ -15,6 +15,7 @@
 #include <filesystem>
 #include <iostream>
 #include <map>
+#include <memory>
 #include <mutex>
 #include <string>
 #include <thread>
@@ -22,6 +23,8 @@
 
 #include <tagmap/audio/read_resampled.hpp>
 #include <tagmap/embed/pipeline.hpp>
+#include <tagmap/embed/pooled_chunks.hpp>
+#include <tagmap/embed/task_queue.hpp>
 #include "cli_inputs.hpp"
 #include "cli_models.hpp"
 #include "cli_npy.hpp"
@@ -68,16 +71,30 @@ struct WorkerModels {
     std::vector<models::AnyModel*> all_models;
 };
 
-/// Everything the workers share, behind one mutex: the tallies and the progress output.
+/// Everything the workers share: the tallies and the progress output (behind `mutex`),
+/// the queue of windows, and every worker's models (a window runs on whichever worker
+/// takes it, with that worker's instance).
 struct SharedState {
     std::mutex mutex;
     std::map<std::string, ModelTally> tally;
     Progress* progress = nullptr;
+    embed::TaskQueue* queue = nullptr;
+    std::vector<WorkerModels>* workers = nullptr;
 };
 
-/// One input file through every model that still needs it; outputs are written here, the
-/// tallies and messages go through `shared`.
-void process_file(const EmbedArgs& a, const InputFile& f, WorkerModels& w, SharedState& shared) {
+/// Worker w's instance of tagger `index`.
+struct TaggerOf {
+    std::vector<WorkerModels>* workers;
+    std::size_t index;
+    models::AnyModel& operator()(std::size_t w) const { return *(*workers)[w].all_models[index]; }
+};
+using Windows = embed::PooledChunks<models::AnyModel, TaggerOf>;
+
+/// One input file through every model that still needs it, decoded on worker `owner`
+/// while its windows run on the pool; outputs are written here, the tallies and messages
+/// go through `shared`.
+void process_file(const EmbedArgs& a, const InputFile& f, std::size_t owner, SharedState& shared) {
+    WorkerModels& w = (*shared.workers)[owner];
     auto& loaded = w.loaded;
     auto& sequences = w.sequences;
     auto& all_models = w.all_models;
@@ -116,52 +133,53 @@ void process_file(const EmbedArgs& a, const InputFile& f, WorkerModels& w, Share
         return;
     }
     // One resampler per distinct rate: the taggers' 16 kHz stream feeds their chunkers
-    // as it comes; each sequence model collects the whole signal at its own rate.
+    // and each sequence model's stream at its own rate, as the file decodes.
     std::vector<double> rates;
     const std::size_t tagger_rate =
         todo.empty() ? std::size_t(-1) : audio::rate_index(rates, audio::kModelSampleRate);
     std::vector<std::size_t> sequence_rate;
     for (auto i : sequence_todo)
         sequence_rate.push_back(audio::rate_index(rates, sequences[i].model->sample_rate()));
-    std::vector<std::vector<float>> signals(rates.size());
-    // Per-model results, written only when the whole file went through.
-    std::vector<embed::ChunkMatrix> per(todo.size());
-    std::vector<embed::TrackAggregate> track;
-    for (std::size_t j = 0; j < todo.size(); ++j) {
-        per[j].n_tags = todo[j]->n_tags();
-        per[j].embedding_dim = todo[j]->embedding_dim();
-        track.emplace_back(todo[j]->n_tags(), todo[j]->embedding_dim());
-    }
     try {
         // Overlap is a fraction of each model's own window.
-        std::vector<embed::ChunkEmbedder<models::AnyModel>> embedders;
-        embedders.reserve(todo.size());
-        for (auto* m : todo) {
-            const auto window = m->input_samples();
+        std::vector<std::unique_ptr<Windows>> windows;
+        for (std::size_t j = 0; j < todo.size(); ++j) {
+            const auto window = todo[j]->input_samples();
             const auto hop = static_cast<std::size_t>(
                 std::max(1.0, std::round(static_cast<double>(window) * (1.0 - a.overlap))));
-            embedders.emplace_back(*m, embed::ChunkOptions{hop});
+            windows.push_back(std::make_unique<Windows>(*shared.queue, owner, *todo[j],
+                                                        embed::ChunkOptions{hop},
+                                                        TaggerOf{shared.workers, todo_index[j]}));
         }
-        auto sink_for = [&](std::size_t j) {
-            return [&, j](const embed::ChunkResult& r) {
-                if (a.per_chunk)
-                    per[j].append(r);
-                else
-                    track[j].add(r.taggram, r.embedding);
-            };
-        };
+        // The header's length reserves a sequence model's per-frame state once (madmom
+        // keeps T x 266 features: growing them by doubling would peak at up to twice that).
+        std::size_t expected_seconds_x1000 = 0;
+        if (!sequence_todo.empty()) {
+            try {
+                const audio::AudioFileReader probe(f.path);
+                if (probe.info().sample_rate > 0 && probe.info().frames > 0)
+                    expected_seconds_x1000 = std::size_t(1000.0 * double(probe.info().frames) /
+                                                         double(probe.info().sample_rate));
+            } catch (const std::exception&) {
+                // The decode below reports what is wrong with the file.
+            }
+        }
+        for (auto k : sequence_todo) {
+            auto& m = *sequences[k].model;
+            m.begin(std::size_t(double(expected_seconds_x1000) / 1000.0 * m.sample_rate()));
+        }
         const auto report =
             audio::read_at_rates(f.path, rates, [&](std::size_t r, std::span<const float> block) {
                 if (r == tagger_rate)
-                    for (std::size_t j = 0; j < embedders.size(); ++j)
-                        embedders[j].push(block, sink_for(j));
-                if (std::find(sequence_rate.begin(), sequence_rate.end(), r) != sequence_rate.end())
-                    signals[r].insert(signals[r].end(), block.begin(), block.end());
+                    for (auto& win : windows) win->push(block);
+                for (std::size_t k = 0; k < sequence_todo.size(); ++k)
+                    if (sequence_rate[k] == r) sequences[sequence_todo[k]].model->push(block);
             });
-        for (std::size_t j = 0; j < embedders.size(); ++j) embedders[j].finish(sink_for(j));
+        for (auto& win : windows) win->finish();
+        for (auto& win : windows)
+            if (const auto e = win->error(); !e.empty()) throw Error(e);
         std::vector<std::vector<float>> series;
-        for (std::size_t k = 0; k < sequence_todo.size(); ++k)
-            series.push_back(sequences[sequence_todo[k]].model->run(signals[sequence_rate[k]]));
+        for (auto k : sequence_todo) series.push_back(sequences[k].model->finish());
         if (report.near_silent())
             locked([&] {
                 progress.message("warning: near-silent audio (peak " +
@@ -177,18 +195,25 @@ void process_file(const EmbedArgs& a, const InputFile& f, WorkerModels& w, Share
             const auto& id = loaded[todo_index[j]].id;
             const auto emb_path = output_path(a, id, f, "embedding");
             const auto tag_path = output_path(a, id, f, "taggram");
+            // Chunk order, whichever worker ran each: the same sums as one thread.
             if (a.per_chunk) {
-                write_npy_atomic(tag_path, per[j].taggrams, {per[j].chunks, per[j].n_tags});
-                write_npy_atomic(emb_path, per[j].embeddings,
-                                 {per[j].chunks, per[j].embedding_dim});
+                embed::ChunkMatrix per;
+                per.n_tags = todo[j]->n_tags();
+                per.embedding_dim = todo[j]->embedding_dim();
+                windows[j]->results([&](const embed::ChunkResult& r) { per.append(r); });
+                write_npy_atomic(tag_path, per.taggrams, {per.chunks, per.n_tags});
+                write_npy_atomic(emb_path, per.embeddings, {per.chunks, per.embedding_dim});
             } else {
+                embed::TrackAggregate track(todo[j]->n_tags(), todo[j]->embedding_dim());
+                windows[j]->results(
+                    [&](const embed::ChunkResult& r) { track.add(r.taggram, r.embedding); });
                 auto pick = [&](std::vector<float> mean, std::vector<float> max) {
                     if (a.aggregate == "max") return max;
                     if (a.aggregate == "meanmax") mean.insert(mean.end(), max.begin(), max.end());
                     return mean;
                 };
-                const auto tg = pick(track[j].taggram_mean(), track[j].taggram_max());
-                const auto em = pick(track[j].embedding_mean(), track[j].embedding_max());
+                const auto tg = pick(track.taggram_mean(), track.taggram_max());
+                const auto em = pick(track.embedding_mean(), track.embedding_max());
                 write_npy_atomic(tag_path, tg, {tg.size()});
                 write_npy_atomic(emb_path, em, {em.size()});
             }
@@ -247,24 +272,31 @@ int run_embed(const EmbedArgs& a) {
     }
     Progress progress(files.size(), total_bytes, a.quiet);
 
-    // Files on a pool of workers, each with its own model instances; every output depends
-    // only on its file, so the outputs are the same bytes at any --jobs.
+    // Files on a pool of workers, each with its own model instances: a worker decodes
+    // a file and queues its windows, which any worker runs (so one long file uses every
+    // worker, and decoding overlaps the networks). Every output depends only on its file
+    // and is assembled in chunk order, so the outputs are the same bytes at any --jobs.
     const unsigned cores = std::max(1u, std::thread::hardware_concurrency());
-    const std::size_t jobs = std::min<std::size_t>(a.jobs > 0 ? std::size_t(a.jobs) : cores,
-                                                   std::max<std::size_t>(1, files.size()));
+    const std::size_t jobs = a.jobs > 0 ? std::size_t(a.jobs) : cores;
     std::vector<WorkerModels> workers(jobs);
     workers[0].loaded = std::move(loaded);
     workers[0].sequences = std::move(sequences);
     for (std::size_t k = 1; k < jobs; ++k) {
         std::vector<std::string> ignored;  // reported once, above
         if (!ids.empty()) workers[k].loaded = load_models(ids, a.weights, a.weights_dir);
-        workers[k].sequences =
-            load_sequence_models(sequence_ids, a.weights, a.weights_dir, ignored);
+        // Sequence models run on the worker that decodes the file: only as many
+        // instances as files can be decoded at once.
+        if (k < files.size())
+            workers[k].sequences =
+                load_sequence_models(sequence_ids, a.weights, a.weights_dir, ignored);
     }
     for (auto& w : workers)
         for (auto& m : w.loaded) w.all_models.push_back(m.model.get());
+    embed::TaskQueue queue(2 * jobs);
     SharedState shared;
     shared.progress = &progress;
+    shared.queue = &queue;
+    shared.workers = &workers;
     auto& tally = shared.tally;
 
     // Two inputs with the same relative path (x/a.wav and y/a.wav given as files) would
@@ -278,28 +310,18 @@ int run_embed(const EmbedArgs& a) {
             if (!fresh) overwrites[i] = owner->second;
         }
     }
-    std::atomic<std::size_t> next{0};
-    const auto work = [&](WorkerModels& w) {
-        for (std::size_t i; (i = next++) < files.size();) {
+    embed::run_items(
+        queue, jobs, files.size(), std::min(jobs, files.size()), [&](std::size_t i, std::size_t k) {
             const auto& f = files[i];
-            if (!overwrites[i].empty()) {
-                std::lock_guard lock(shared.mutex);
-                for (const auto& m : w.loaded) ++tally[m.id].failed;
-                for (const auto& m : w.sequences) ++tally[m.id].failed;
-                progress.message("FAILED " + f.path.string() +
-                                 ": its outputs would overwrite those of " + overwrites[i] +
-                                 " (same relative name; pass their directory instead)");
-                progress.file_done(f.relative.string(), 0, 0.0, "FAILED");
-                continue;
-            }
-            process_file(a, f, w, shared);
-        }
-    };
-    {
-        std::vector<std::jthread> pool;
-        for (std::size_t k = 1; k < jobs; ++k) pool.emplace_back([&, k] { work(workers[k]); });
-        work(workers[0]);
-    }
+            if (overwrites[i].empty()) return process_file(a, f, k, shared);
+            std::lock_guard lock(shared.mutex);
+            for (const auto& m : workers[0].loaded) ++tally[m.id].failed;
+            for (const auto& m : workers[0].sequences) ++tally[m.id].failed;
+            progress.message("FAILED " + f.path.string() +
+                             ": its outputs would overwrite those of " + overwrites[i] +
+                             " (same relative name; pass their directory instead)");
+            progress.file_done(f.relative.string(), 0, 0.0, "FAILED");
+        });
     const auto& loaded_ids = workers[0].loaded;
     const auto& sequence_models = workers[0].sequences;
 
@@ -354,8 +376,9 @@ void add_embed_command(CLI::App& app) {
     cmd->add_flag("--skip-existing", args->skip_existing,
                   "Skip (file, model) pairs whose outputs already exist");
     cmd->add_option("-j,--jobs", args->jobs,
-                    "Files processed in parallel, each worker with its own model instances "
-                    "(0: every core); outputs are identical at any value")
+                    "Workers: files, and the chunks of each file, run in parallel, each worker "
+                    "with its own model instances (0: every core); outputs are identical at any "
+                    "value")
         ->capture_default_str()
         ->check(CLI::Range(0, 256));
     cmd->add_flag("-q,--quiet", args->quiet,

@@ -1,5 +1,6 @@
 // tagmap merge-db OUT.db SHARD.db...: the shard databases of preprocess-all --shard K/N
-// --out-db merged into one library (docs/scale.md). Every shard is checked before any is
+// --out-db merged into one library, or the placement shards of project --place-shard K/N
+// --out-db into its cached maps (docs/scale.md). Every shard is checked before any is
 // merged; merging again changes nothing.
 #include <cstdio>
 #include <memory>
@@ -22,6 +23,12 @@ int run_merge(const MergeArgs& a) {
     std::set<std::string> labels;
     std::string count;
     for (const auto& t : tallies) {
+        if (t.placement) {
+            std::printf("%s (placement shard %s): %lld point(s) placed, %lld unchanged\n",
+                        t.shard.string().c_str(), t.shard_label.c_str(), (long long)t.points_added,
+                        (long long)t.points_unchanged);
+            continue;
+        }
         std::printf(
             "%s%s: %lld track(s) added, %lld result(s) copied, %lld unchanged, %lld "
             "failure(s)\n",
@@ -46,9 +53,13 @@ int run_merge(const MergeArgs& a) {
 void add_merge_db_command(CLI::App& app) {
     auto a = std::make_shared<MergeArgs>();
     auto* cmd = app.add_subcommand(
-        "merge-db", "Merge shard databases (preprocess-all --shard K/N --out-db) into a library");
+        "merge-db",
+        "Merge shard databases (preprocess-all --shard K/N --out-db) into a library, or "
+        "placement shards (project --place-shard K/N --out-db) into its maps");
     cmd->add_option("out", a->out, "Library to merge into (created if missing)")->required();
-    cmd->add_option("shards", a->shards, "Shard databases")->required();
+    cmd->add_option("shards", a->shards,
+                    "Shard databases (all N placement shards of a map together)")
+        ->required();
     cmd->callback([a] {
         if (const int code = run_merge(*a); code != 0) throw CLI::RuntimeError(code);
     });

@@ -21,6 +21,7 @@
 #include "cli_library.hpp"
 #include "commands.hpp"
 #include "projection_cache.hpp"
+#include "shard.hpp"
 
 namespace tagmap::cli {
 namespace {
@@ -47,6 +48,10 @@ struct ProjectArgs {
     bool method_given = false, dims_given = false;
     bool place_new = false, refit = false;
     std::int64_t fit_sample = 0;
+    std::int64_t transform_batch = store::kTransformBatch;
+    // the map placed as array tasks (docs/scale.md): fit once, place shards, merge-db
+    bool fit_only = false;
+    std::string place_shard, out_db;
 };
 
 /// The dtype of an .npy file ("<f4", "<f8", ...) from its header, checked before loading so
@@ -201,8 +206,9 @@ void run_project(const ProjectArgs& args) {
         o.threads = args.threads;
         if (args.epochs != 0) o.n_epochs = args.epochs;  // 0 on the command line = automatic
         std::cerr << " n_neighbors=" << o.n_neighbors << " min_dist=" << o.min_dist
-                  << " spread=" << o.spread << " epochs="
-                  << (o.n_epochs ? std::to_string(*o.n_epochs) : std::string("auto")) << '\n';
+                  << " spread=" << o.spread
+                  << " epochs=" << (o.n_epochs ? std::to_string(*o.n_epochs) : std::string("auto"))
+                  << '\n';
         if (!args.quiet)
             o.progress = [](int epoch, int total) {
                 if (epoch == total || epoch % 50 == 0)
@@ -244,9 +250,8 @@ void run_project(const ProjectArgs& args) {
               << ") in " << seconds << " s\n";
 }
 
-/// --db: every requested (model, source, method, dims) map of the library, from its cache.
-void run_project_db(const ProjectArgs& args) {
-    store::Library lib(args.db, store::OpenMode::read_write);
+/// The maps --db names: every (model, source, method, dims) unless narrowed.
+std::vector<store::MapSpec> map_specs(store::Library& lib, const ProjectArgs& args) {
     std::vector<std::string> models = args.models;
     if (models.empty())
         for (const auto& m : lib.models()) models.push_back(m.model_id);
@@ -254,11 +259,15 @@ void run_project_db(const ProjectArgs& args) {
         throw InvalidArgument("library " + args.db + " has no embedded model: run preprocess-all");
     const std::vector<std::string> sources =
         args.sources.empty() ? std::vector<std::string>{"embedding", "taggram"} : args.sources;
-    const std::vector<std::string> methods =
-        args.method_given ? std::vector<std::string>{args.method}
-                          : std::vector<std::string>{"umap", "tsne"};
-    const std::vector<int> dims = args.dims_given ? std::vector<int>{args.dims}
-                                                  : std::vector<int>{2, 3};
+    // A placement in steps is UMAP's (t-SNE has no sample fit).
+    const bool in_steps = args.fit_only || !args.place_shard.empty();
+    const std::vector<std::string> methods = args.method_given
+                                                 ? std::vector<std::string>{args.method}
+                                             : in_steps ? std::vector<std::string>{"umap"}
+                                                        : std::vector<std::string>{"umap", "tsne"};
+    const std::vector<int> dims =
+        args.dims_given ? std::vector<int>{args.dims} : std::vector<int>{2, 3};
+    std::vector<store::MapSpec> specs;
     for (const auto& model : models) {
         if (!lib.model(model))
             throw InvalidArgument("model " + model + " has no results in " + args.db);
@@ -275,17 +284,51 @@ void run_project_db(const ProjectArgs& args) {
                     spec.min_dist = args.min_dist;
                     spec.perplexity = args.perplexity;
                     spec.fit_sample = args.fit_sample;
-                    const auto r = store::update_map(lib, spec, args.place_new, args.refit,
-                                                     args.threads);
-                    std::printf("%s %s %s %dD: %s (%lld points%s) %.2f s%s%s\n", model.c_str(),
-                                source.c_str(), method.c_str(), d,
-                                store::map_update_name(r.update), (long long)r.points,
-                                r.new_points ? (", " + std::to_string(r.new_points) + " new")
-                                                   .c_str()
-                                             : "",
-                                r.seconds, r.note.empty() ? "" : ": ", r.note.c_str());
+                    spec.transform_batch = args.transform_batch;
+                    specs.push_back(spec);
                 }
     }
+    return specs;
+}
+
+/// --db: every requested map of the library, from its cache.
+void run_project_db(const ProjectArgs& args) {
+    store::Library lib(args.db, store::OpenMode::read_write);
+    for (const auto& spec : map_specs(lib, args)) {
+        const auto r =
+            store::update_map(lib, spec, args.place_new, args.refit, args.threads, args.fit_only);
+        std::printf("%s %s %s %dD: %s (%lld points%s) %.2f s%s%s\n", spec.model_id.c_str(),
+                    store::source_name(spec.source), spec.method.c_str(), spec.dims,
+                    store::map_update_name(r.update), (long long)r.points,
+                    r.new_points ? (", " + std::to_string(r.new_points) + " new").c_str() : "",
+                    r.seconds, r.note.empty() ? "" : ": ", r.note.c_str());
+    }
+}
+
+/// --db --place-shard K/N --out-db S.db: shard K's transform batches of every requested
+/// sample-fitted map, written to S.db (the library is only read); merge-db adds them.
+void run_place_shard(const ProjectArgs& args) {
+    const auto shard = store::parse_shard(args.place_shard);
+    store::Library lib(args.db, store::OpenMode::read_only);
+    const auto specs = map_specs(lib, args);
+    auto out = store::open_place_shard_db(lib, args.out_db, shard);
+    for (const auto& spec : specs) {
+        const auto start = std::chrono::steady_clock::now();
+        const auto placed = store::place_map_shard(lib, spec, shard, args.threads);
+        store::store_placement(out, lib, placed);
+        const double seconds =
+            std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+        std::printf(
+            "%s %s %s %dD: shard %s placed %lld of %lld track(s) (%lld of %lld batch(es)) "
+            "%.2f s\n",
+            spec.model_id.c_str(), store::source_name(spec.source), spec.method.c_str(), spec.dims,
+            shard.text().c_str(), (long long)placed.track_ids.size(), (long long)placed.to_place,
+            (long long)(placed.batches > shard.index
+                            ? (placed.batches - shard.index + shard.count - 1) / shard.count
+                            : 0),
+            (long long)placed.batches, seconds);
+    }
+    store::mark_place_shard_complete(out);
 }
 
 }  // namespace
@@ -321,6 +364,20 @@ void add_project_command(CLI::App& app) {
                     "docs/scale.md); 0 = fit on all")
         ->check(CLI::NonNegativeNumber)
         ->capture_default_str();
+    cmd->add_option("--transform-batch", args->transform_batch,
+                    "--fit-sample: tracks placed per transform() call (a batch's positions "
+                    "depend on its members, so this is part of the map's options)")
+        ->check(CLI::PositiveNumber)
+        ->capture_default_str();
+    cmd->add_flag("--fit-only", args->fit_only,
+                  "--db --fit-sample: store the sample's fit and place no other track "
+                  "(then --place-shard K/N on many machines and merge-db)");
+    cmd->add_option("--place-shard", args->place_shard,
+                    "--db --fit-sample: place the transform batches of shard K/N of a map "
+                    "fitted with --fit-only into --out-db (the library is only read)");
+    cmd->add_option("--out-db", args->out_db,
+                    "--place-shard: the shard's own database (merge it with tagmap merge-db "
+                    "LIBRARY S.db...)");
     cmd->add_option("--seed", args->seed, "random seed (same seed, same map)")
         ->capture_default_str();
     cmd->add_option("--threads", args->threads,
@@ -362,8 +419,24 @@ void add_project_command(CLI::App& app) {
                 throw InvalidArgument("give either --db or --in/--out, not both");
             args->method_given = method_opt->count() > 0;
             args->dims_given = dims_opt->count() > 0;
-            return run_project_db(*args);
+            const bool placing = !args->place_shard.empty();
+            if ((args->fit_only || placing) && args->fit_sample <= 0)
+                throw InvalidArgument("--fit-only and --place-shard need --fit-sample M");
+            if ((args->fit_only || placing) && args->method_given && args->method != "umap")
+                throw InvalidArgument("--fit-only and --place-shard are for UMAP maps");
+            if (args->fit_only && placing)
+                throw InvalidArgument(
+                    "give --fit-only (the first step) or --place-shard K/N "
+                    "(the second), not both");
+            if (placing != !args->out_db.empty())
+                throw InvalidArgument(placing ? "--place-shard needs --out-db S.db (its own file)"
+                                              : "--out-db is for --place-shard K/N");
+            if (placing && (args->refit || args->place_new))
+                throw InvalidArgument("--place-shard reads the library: no --refit/--place-new");
+            return placing ? run_place_shard(*args) : run_project_db(*args);
         }
+        if (args->fit_only || !args->place_shard.empty() || !args->out_db.empty())
+            throw InvalidArgument("--fit-only, --place-shard and --out-db need --db LIBRARY");
         if (args->in.empty() || args->out.empty())
             throw InvalidArgument("tagmap project needs --in FILE --out FILE (or --db LIBRARY)");
         if (!std::filesystem::exists(args->in)) throw IoError("no such file: " + args->in);

@@ -142,7 +142,8 @@ void add_api_routes(Router& router, Context& ctx) {
                    send_json(res, {{"status", "ok"},
                                    {"tracks", lib->track_count()},
                                    {"models", models},
-                                   {"map_jobs_active", ctx.jobs.active()}});
+                                   {"map_jobs_active", ctx.jobs.active()},
+                                   {"details_builds", ctx.details.builds()}});
                });
 
     router.get("/api/v1/models",
@@ -309,8 +310,12 @@ void add_api_routes(Router& router, Context& ctx) {
                    const int limit = int(int_param(req, "limit", 20, 1, kMaxPage));
                    auto lib = ctx.pool.lease();
                    const auto model = tags_model(req, *lib);
+                   // The tag matches from the in-memory snapshot once it is built (a scan
+                   // of every taggram until then).
+                   const auto details = model ? ctx.details.get(*model) : nullptr;
                    auto out = nlohmann::json::array();
-                   for (const auto& t : lib->search(q, model.value_or(""), limit))
+                   for (const auto& t : lib->search(q, model.value_or(""), limit,
+                                                    details ? &details->tags : nullptr))
                        out.push_back(track_with_tags(*lib, t, model));
                    send_json(res, {{"query", q}, {"count", out.size()}, {"results", out}});
                });

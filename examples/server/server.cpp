@@ -147,6 +147,7 @@ void Server::stop() {
     impl_->http.stop();
     impl_->ctx.jobs.stop();
     impl_->ctx.uploads.stop();
+    impl_->ctx.details.stop();
 }
 
 bool Server::running() const {
@@ -156,6 +157,7 @@ bool Server::running() const {
 ServerStats Server::stats() const {
     ServerStats s;
     s.map_jobs_started = impl_->ctx.jobs.started();
+    s.details_builds = impl_->ctx.details.builds();
     s.connections_opened = impl_->ctx.pool.opened();
     return s;
 }

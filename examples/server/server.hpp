@@ -24,15 +24,16 @@ struct ServerOptions {
     double map_cache_seconds = 2;          ///< encoded maps are reused this long (0: never)
     std::filesystem::path web_dir;         ///< the map page's files served at / (empty: none)
     std::size_t max_upload_bytes = 512u << 20;  ///< POST /api/v1/tracks accepts files up to this
-    int map_threads = 0;                   ///< threads of UMAP / t-SNE (0 = all cores)
-    int busy_timeout_ms = 5000;            ///< SQLite busy timeout of every connection
-    bool log_requests = false;             ///< one line per request on stderr
+    int map_threads = 0;                        ///< threads of UMAP / t-SNE (0 = all cores)
+    int busy_timeout_ms = 5000;                 ///< SQLite busy timeout of every connection
+    bool log_requests = false;                  ///< one line per request on stderr
 };
 
 /// Counters for tests and the health route.
 struct ServerStats {
     std::int64_t map_jobs_started = 0;    ///< update_map calls by the map worker
     std::int64_t connections_opened = 0;  ///< read-only SQLite connections created
+    std::int64_t details_builds = 0;      ///< in-memory track details built (TrackDetails)
 };
 
 class Server {

@@ -1,5 +1,6 @@
 #include "views.hpp"
 
+#include <algorithm>
 #include <charconv>
 #include <cmath>
 #include <filesystem>
@@ -130,6 +131,14 @@ void append_float(std::string& out, float v) {
 }
 
 void append_json_string(std::string& out, const std::string& s) {
+    // Printable ASCII without quotes or backslashes (most names) needs no escaping.
+    if (std::all_of(s.begin(), s.end(),
+                    [](char c) { return c >= 0x20 && c < 0x7f && c != '"' && c != '\\'; })) {
+        out += '"';
+        out += s;
+        out += '"';
+        return;
+    }
     out += nlohmann::json(s).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
 }
 

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cctype>
 #include <cmath>
+#include <cstring>
 #include <numeric>
 #include <set>
 #include <span>
@@ -148,35 +149,168 @@ std::int64_t Library::track_count(bool include_vanished) {
     return q.int64(0);
 }
 
+namespace {
+
+/// A LIKE pattern matching `text` anywhere, its wildcards escaped with '\'. LIKE folds
+/// ASCII case only, as lower() and the needle's lower() do, so `field LIKE pattern` is
+/// instr(lower(field), lower(text)) without a lowered copy of every field.
+std::string like_anywhere(const std::string& text) {
+    std::string p = "%";
+    for (const char c : text) {
+        if (c == '%' || c == '_' || c == '\\') p += '\\';
+        p += c;
+    }
+    return p + "%";
+}
+
+/// Indices of the `n` highest of `scores` into `out`, best first, ties to the lower index
+/// (best_indices() without an allocation per call: top_tag_table() runs it per track).
+void best_into(std::span<const float> scores, int n, std::vector<std::size_t>& out) {
+    out.clear();
+    const std::size_t take = std::min<std::size_t>(std::size_t(std::max(n, 0)), scores.size());
+    for (std::size_t k = 0; k < scores.size(); ++k) {
+        if (out.size() == take && (take == 0 || !(scores[k] > scores[out.back()]))) continue;
+        if (out.size() == take) out.pop_back();
+        auto at = out.end();  // after every better or equal one (equal: lower index first)
+        while (at != out.begin() && scores[*(at - 1)] < scores[k]) --at;
+        out.insert(at, k);
+    }
+}
+
+/// Which tags' names contain the (lowered) needle: names[k] or "tag<k>" past the list.
+class TagMatcher {
+  public:
+    TagMatcher(const std::vector<std::string>& names, std::string needle)
+        : names_(names), needle_(std::move(needle)) {}
+    bool operator()(std::size_t k) {
+        while (known_.size() <= k) {
+            const auto i = known_.size();
+            const auto name = i < names_.size() ? names_[i] : "tag" + std::to_string(i);
+            known_.push_back(lower(name).find(needle_) != std::string::npos);
+        }
+        return known_[k];
+    }
+    /// Whether any of the first `count` tags matches.
+    bool any(std::size_t count) {
+        if (count) (*this)(count - 1);
+        for (std::size_t k = 0; k < count; ++k)
+            if (known_[k]) return true;
+        return false;
+    }
+
+  private:
+    const std::vector<std::string>& names_;
+    std::string needle_;
+    std::vector<char> known_;
+};
+
+}  // namespace
+
 std::vector<TrackRecord> Library::search(const std::string& query, const std::string& model_id,
-                                         int limit) {
+                                         int limit, const SearchIndex* tags) {
     const std::string needle = lower(query);
     std::vector<TrackRecord> out;
     if (needle.empty() || limit <= 0) return out;
-    // instr() on lower(): no LIKE wildcards to escape in user input.
-    auto q = db_.prepare(track_select(
-        "WHERE t.vanished_at IS NULL AND (instr(lower(t.filename), ?1) OR "
-        "instr(lower(coalesce(t.title, '')), ?1) OR instr(lower(coalesce(t.artist, '')), ?1) OR "
-        "instr(lower(coalesce(t.album, '')), ?1) OR instr(lower(coalesce(t.genre, '')), ?1) OR "
-        "instr(lower(coalesce(l.genre, '')), ?1)) ORDER BY t.filename"));
-    q.bind(1, needle);
     std::set<std::int64_t> found;
-    while (q.step() && int(out.size()) < limit) {
+    if (tags && needle.find_first_of("\x1e\x1f") == std::string::npos) {
+        // Field matches from the snapshot's text, in filename order; each confirmed on the
+        // track's current record.
+        const auto fields_match = [&](const TrackRecord& t) {
+            for (const auto* f : {&t.title, &t.artist, &t.album, &t.genre, &t.label})
+                if (*f && lower(**f).find(needle) != std::string::npos) return true;
+            return lower(t.filename).find(needle) != std::string::npos;
+        };
+        for (std::size_t pos = 0; int(out.size()) < limit;) {
+            pos = tags->text.find(needle, pos);
+            if (pos == std::string::npos) break;
+            const auto r =
+                std::size_t(std::upper_bound(tags->text_end.begin(), tags->text_end.end(), pos) -
+                            tags->text_end.begin());
+            pos = tags->text_end[r];
+            auto t = track(tags->text_ids[r]);
+            if (!t || t->vanished_at || !fields_match(*t)) continue;
+            found.insert(t->id);
+            out.push_back(std::move(*t));
+        }
+        return search_tags(needle, model_id, limit, *tags, found, out);
+    }
+    // Field matches in filename order; the unique index on filename gives that order, so
+    // SQLite stops after `limit` rows when matches are common.
+    auto q = db_.prepare(
+        track_select("WHERE t.vanished_at IS NULL AND (t.filename LIKE ?1 ESCAPE '\\' OR "
+                     "t.title LIKE ?1 ESCAPE '\\' OR t.artist LIKE ?1 ESCAPE '\\' OR "
+                     "t.album LIKE ?1 ESCAPE '\\' OR t.genre LIKE ?1 ESCAPE '\\' OR "
+                     "l.genre LIKE ?1 ESCAPE '\\') ORDER BY t.filename LIMIT ?2"));
+    q.bind(1, like_anywhere(needle)).bind(2, limit);
+    while (q.step()) {
         out.push_back(read_track(q));
         found.insert(out.back().id);
     }
+    q.reset();
     if (int(out.size()) >= limit || model_id.empty()) return out;
-    // Then tracks whose top-3 tags match (tag names are in the model's list, not in SQL).
-    for (const auto& t : tracks()) {
-        if (int(out.size()) >= limit) break;
-        if (found.count(t.id)) continue;
-        for (const auto& tag : top_tags(t.id, model_id, 3))
-            if (lower(tag.tag).find(needle) != std::string::npos) {
-                out.push_back(t);
-                break;
-            }
+
+    // Then tracks whose top-3 tags match, in filename order (tag names are in the model's
+    // list, not in SQL). Most queries name no tag: then there is nothing to scan.
+    const auto m = model(model_id);
+    const std::vector<std::string> no_names;
+    TagMatcher matches(tags ? tags->tag_names : m ? m->tag_names : no_names, needle);
+    if (tags) return search_tags(needle, model_id, limit, *tags, found, out);
+    // (A taggram longer than its model's n_tags, which tagmap never writes, could hold a
+    // matching tag<k> past them: not looked for.)
+    if (!m || !matches.any(std::max(std::size_t(std::max(m->n_tags, 0)), m->tag_names.size())))
+        return out;
+    auto scan =
+        db_.prepare(std::string("SELECT ") + kTrackColumns +
+                    ", e.n_tags, e.taggram FROM tracks t LEFT JOIN labels l ON l.track_id = t.id "
+                    "JOIN embeddings e ON e.track_id = t.id AND e.model_id = ?1 "
+                    "WHERE t.vanished_at IS NULL ORDER BY t.filename");
+    scan.bind(1, model_id);
+    std::vector<float> scores;
+    std::vector<std::size_t> best;
+    while (int(out.size()) < limit && scan.step()) {
+        if (found.count(scan.int64(0))) continue;
+        const auto n_tags = std::size_t(scan.int64(18));
+        const auto blob = scan.blob(19);
+        if (blob.size() != n_tags * sizeof(float))
+            scores = floats_from_blob(blob, n_tags, "taggram");  // throws the FormatError
+        scores.resize(n_tags);
+        if (n_tags) std::memcpy(scores.data(), blob.data(), blob.size());
+        best_into(scores, 3, best);
+        if (std::any_of(best.begin(), best.end(), [&](std::size_t k) { return matches(k); }))
+            out.push_back(read_track(scan));
     }
     return out;
+}
+
+std::vector<TrackRecord> Library::search_tags(const std::string& needle,
+                                              const std::string& model_id, int limit,
+                                              const SearchIndex& tags,
+                                              const std::set<std::int64_t>& found,
+                                              std::vector<TrackRecord>& out) {
+    if (int(out.size()) >= limit || model_id.empty()) return std::move(out);
+    TagMatcher matches(tags.tag_names, needle);
+    if (!matches.any(tags.tag_names.size())) return std::move(out);  // it names every tag
+    const auto& t = tags.table;
+    for (const auto row : tags.by_filename) {
+        if (int(out.size()) >= limit) break;
+        const auto id = t.track_ids[row];
+        if (found.count(id)) continue;
+        bool hit = false;
+        for (int r = 0; r < t.n && !hit; ++r)
+            hit =
+                matches(std::size_t(t.tags[std::size_t(row) * std::size_t(t.n) + std::size_t(r)]));
+        if (!hit) continue;
+        auto track = this->track(id);
+        if (track && !track->vanished_at) out.push_back(std::move(*track));
+    }
+    return std::move(out);
+}
+
+void Library::for_each_track(const std::function<void(const TrackRecord&)>& visit,
+                             bool include_vanished) {
+    auto q = db_.prepare(track_select(
+        include_vanished ? "ORDER BY t.id" : "WHERE t.vanished_at IS NULL ORDER BY t.id"));
+    while (q.step()) visit(read_track(q));
 }
 
 std::int64_t Library::upsert_track(const TrackRecord& t) {
@@ -468,19 +602,68 @@ std::vector<TagScore> Library::top_tags(std::int64_t track_id, const std::string
 }
 
 TopTagTable Library::top_tag_table(const std::string& model_id, int n) {
-    const auto v = vectors(model_id, Source::taggram);
+    auto q = db_.prepare(
+        "SELECT e.track_id, e.n_tags, e.taggram FROM embeddings e JOIN tracks t ON t.id = "
+        "e.track_id WHERE e.model_id = ? AND t.vanished_at IS NULL ORDER BY e.track_id");
+    q.bind(1, model_id);
     TopTagTable out;
-    out.n = int(std::clamp<Eigen::Index>(n, 0, v.rows.cols()));
-    out.track_ids = v.track_ids;
-    out.tags.reserve(v.track_ids.size() * std::size_t(out.n));
-    out.scores.reserve(out.tags.capacity());
-    for (Eigen::Index r = 0; r < v.rows.rows(); ++r) {
-        const std::span<const float> row(v.rows.row(r).data(), std::size_t(v.rows.cols()));
-        for (const auto k : best_indices(row, out.n)) {
+    std::int64_t cols = -1;
+    std::vector<float> row;
+    std::vector<std::size_t> best;
+    while (q.step()) {
+        const auto d = q.int64(1);
+        if (cols < 0) {
+            cols = d;
+            out.n = int(std::clamp<std::int64_t>(n, 0, cols));
+        }
+        if (d != cols)
+            throw FormatError("library " + file().string() + ": " + model_id +
+                              " vectors of different lengths");
+        const auto blob = q.blob(2);
+        if (blob.size() != std::size_t(d) * sizeof(float))  // throws the FormatError
+            floats_from_blob(blob, std::size_t(d),
+                             "track " + std::to_string(q.int64(0)) + " e.taggram");
+        row.resize(std::size_t(d));
+        if (d) std::memcpy(row.data(), blob.data(), blob.size());
+        best_into(row, out.n, best);
+        out.track_ids.push_back(q.int64(0));
+        for (const auto k : best) {
             out.tags.push_back(int(k));
             out.scores.push_back(row[k]);
         }
     }
+    return out;
+}
+
+SearchIndex Library::search_index(const std::string& model_id, int n) {
+    SearchIndex out;
+    out.model_id = model_id;
+    out.table = top_tag_table(model_id, n);
+    const auto& ids = out.table.track_ids;  // sorted
+    auto q = db_.prepare(
+        "SELECT t.id, t.filename, t.title, t.artist, t.album, t.genre, l.genre FROM tracks t "
+        "LEFT JOIN labels l ON l.track_id = t.id WHERE t.vanished_at IS NULL ORDER BY t.filename");
+    out.by_filename.reserve(ids.size());
+    while (q.step()) {
+        const auto id = q.int64(0);
+        const auto it = std::lower_bound(ids.begin(), ids.end(), id);
+        if (it != ids.end() && *it == id)
+            out.by_filename.push_back(std::uint32_t(it - ids.begin()));
+        out.text_ids.push_back(id);
+        for (int c = 1; c <= 6; ++c) {
+            if (c > 1) out.text += '\x1f';
+            if (!q.is_null(c)) out.text += lower(q.text(c));
+        }
+        out.text += '\x1e';
+        out.text_end.push_back(out.text.size());
+    }
+    const auto m = model(model_id);
+    int count = m ? std::max(m->n_tags, int(m->tag_names.size())) : 0;
+    for (const int k : out.table.tags) count = std::max(count, k + 1);
+    for (int k = 0; k < count; ++k)
+        out.tag_names.push_back(m && std::size_t(k) < m->tag_names.size()
+                                    ? m->tag_names[std::size_t(k)]
+                                    : "tag" + std::to_string(k));
     return out;
 }
 
@@ -788,6 +971,12 @@ void Library::add_projection_points(std::int64_t projection_id,
     auto touch = db_.prepare("UPDATE projections SET updated_at = CURRENT_TIMESTAMP WHERE id = ?");
     touch.bind(1, projection_id).run();
     tx.commit();
+}
+
+std::int64_t Library::data_version() {
+    auto q = db_.prepare("PRAGMA data_version");
+    q.step();
+    return q.int64(0);
 }
 
 void Library::clean(bool drop_tables) {

@@ -6,8 +6,10 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <map>
 #include <optional>
+#include <set>
 #include <string>
 #include <utility>
 #include <vector>
@@ -118,6 +120,20 @@ struct TopTagTable {
     std::vector<float> scores;
 };
 
+/// What search() needs in memory to answer without scanning the tracks table or every
+/// track's taggram: the searchable fields of every present track, lowered, and the top
+/// tags, both in search()'s (filename) order. A snapshot: a server builds it once and
+/// reuses it while the library does not change (about 100 bytes per track).
+struct SearchIndex {
+    std::string model_id;
+    TopTagTable table;                       ///< by track id
+    std::vector<std::uint32_t> by_filename;  ///< rows of `table` in filename order
+    std::vector<std::string> tag_names;      ///< name of tag k ("tag<k>" when unknown)
+    std::vector<std::int64_t> text_ids;      ///< present tracks in filename order
+    std::string text;  ///< their fields, lowered, '\x1f' between, '\x1e' after each
+    std::vector<std::size_t> text_end;  ///< end of track i's text
+};
+
 struct Neighbor {
     std::int64_t track_id = 0;
     double similarity = 0;  ///< cosine of centred vectors
@@ -174,10 +190,19 @@ class Library {
     std::optional<TrackRecord> track(std::int64_t id);
     std::optional<TrackRecord> track_by_filename(const std::string& filename);
     std::int64_t track_count(bool include_vanished = false);
-    /// Tracks whose filename, title, artist, album, genre, label or top tag (of model_id)
-    /// contains `query` (case-insensitive), at most `limit`.
+    /// Tracks whose filename, title, artist, album, genre, label or top-3 tag (of model_id)
+    /// contains `query` (ASCII case-insensitive), at most `limit`: first the field matches
+    /// by filename, then the tag-only matches by filename. With `tags` (search_index() of
+    /// model_id) both come from that snapshot, checked against each found track's current
+    /// record (tracks vanished or changed since are left out, tracks added since are
+    /// missed) instead of a scan of the tracks table and of every taggram.
     std::vector<TrackRecord> search(const std::string& query, const std::string& model_id,
-                                    int limit);
+                                    int limit, const SearchIndex* tags = nullptr);
+    /// Calls `visit` for every present track (vanished ones too if asked), by id; the
+    /// record is reused between calls. For a pass over a million tracks without holding
+    /// them all (tracks() returns them all, by filename).
+    void for_each_track(const std::function<void(const TrackRecord&)>& visit,
+                        bool include_vanished = false);
 
     /// Inserts or updates by filename (clears vanished_at); returns the track id.
     std::int64_t upsert_track(const TrackRecord& t);
@@ -209,8 +234,11 @@ class Library {
     /// Highest-scoring tags of the track's mean taggram (names from the model's tag list,
     /// "tag<i>" when the list is unknown).
     std::vector<TagScore> top_tags(std::int64_t track_id, const std::string& model_id, int n);
-    /// top_tags() of every track at once (one query), ties to the lower tag index.
+    /// top_tags() of every track at once (one query, one taggram in memory at a time),
+    /// ties to the lower tag index.
     TopTagTable top_tag_table(const std::string& model_id, int n);
+    /// The SearchIndex of model_id (its top n tags, n = 3 for search()).
+    SearchIndex search_index(const std::string& model_id, int n = 3);
     /// The k nearest tracks by cosine on vectors centred by the mean of all tracks.
     std::vector<Neighbor> neighbors(std::int64_t track_id, const std::string& model_id,
                                     Source source, int k);
@@ -249,6 +277,10 @@ class Library {
     void add_projection_points(std::int64_t projection_id, const std::vector<std::int64_t>& ids,
                                const RowMatrixF& coords);
 
+    /// PRAGMA data_version: a number that changes when another connection commits to the
+    /// library (what a long-lived reader checks before trusting what it derived from it).
+    std::int64_t data_version();
+
     // --- maintenance
     /// Deletes every row, keeping the schema (or drops all tables when drop_tables).
     void clean(bool drop_tables);
@@ -257,6 +289,11 @@ class Library {
 
   private:
     explicit Library(Database db);
+    /// search()'s tag-only matches from an index, after the field matches in `out`.
+    std::vector<TrackRecord> search_tags(const std::string& needle, const std::string& model_id,
+                                         int limit, const SearchIndex& tags,
+                                         const std::set<std::int64_t>& found,
+                                         std::vector<TrackRecord>& out);
     void require_writable(const char* what) const;
     Database db_;
 };

@@ -1,7 +1,12 @@
 #include "merge.hpp"
 
+#include <array>
 #include <map>
+#include <set>
 
+#include <nlohmann/json.hpp>
+
+#include "projection_cache.hpp"
 #include "schema.hpp"
 #include "shard.hpp"
 
@@ -49,10 +54,8 @@ std::optional<std::string> shard_info(Database& db, const char* key) {
     return q.text(0);
 }
 
-/// The checks of check_shard() on an attached shard; returns its "K/N" label.
-std::string check_attached(Library& out, const std::filesystem::path& file) {
-    auto& db = out.db();
-    const auto name = file.string();
+/// An attached shard must be a tagmap database of this schema version.
+void check_attached_version(Database& db, const std::string& name) {
     std::int64_t version = 0;
     try {
         auto q = db.prepare("PRAGMA shard.user_version");
@@ -71,6 +74,13 @@ std::string check_attached(Library& out, const std::filesystem::path& file) {
                 (version == 0 ? " (not a tagmap library)"
                               : ": run `tagmap init-db --db " + name +
                                     "` on it, or rerun its shard with this tagmap"));
+}
+
+/// The checks of check_shard() on an attached shard; returns its "K/N" label.
+std::string check_attached(Library& out, const std::filesystem::path& file) {
+    auto& db = out.db();
+    const auto name = file.string();
+    check_attached_version(db, name);
     const auto label = shard_info(db, kShardKey).value_or("");
     const auto state = shard_info(db, kShardStateKey);
     if (state && *state != "complete")
@@ -268,6 +278,13 @@ void check_shard(Library& out, const std::filesystem::path& shard) {
 std::vector<MergeTally> merge_shards(const std::filesystem::path& out,
                                      const std::vector<std::filesystem::path>& shards) {
     if (shards.empty()) throw InvalidArgument("merge-db: no shard databases given");
+    std::size_t placing = 0;
+    for (const auto& s : shards) placing += is_place_shard(s) ? 1 : 0;
+    if (placing == shards.size()) return merge_place_shards(out, shards);
+    if (placing > 0)
+        throw InvalidArgument(
+            "merge-db: placement shards (project --place-shard) and preprocess-all shards were "
+            "given together: merge them in two calls, the preprocess shards first");
     auto lib = Library::create(out);
     // All shards are checked before any is merged, so one bad shard leaves `out` as it was;
     // the digests are also compared between the shards themselves.
@@ -292,6 +309,236 @@ std::vector<MergeTally> merge_shards(const std::filesystem::path& out,
         const auto label = check_attached(lib, s);
         tallies.push_back(merge_attached(lib, s, label));
     }
+    return tallies;
+}
+
+bool is_place_shard(const std::filesystem::path& file) {
+    std::error_code ec;
+    if (!std::filesystem::is_regular_file(file, ec)) return false;
+    try {
+        Database db(file, OpenMode::read_only);
+        auto q = db.prepare("SELECT 1 FROM library_info WHERE key = ?");
+        q.bind(1, kPlaceShardKey);
+        return q.step();
+    } catch (const Error&) {
+        return false;  // not a tagmap library: merge_shards() says what it is
+    }
+}
+
+namespace {
+
+struct PlaceShardFile {
+    std::filesystem::path file;
+    Shard shard;
+    nlohmann::json maps;  ///< kPlaceShardMapsKey
+};
+
+std::string describe_map(const nlohmann::json& m) {
+    return m.value("method", "?") + " " + std::to_string(m.value("dims", 0)) + "D map of " +
+           m.value("model_id", "?") + " " + m.value("source", "?");
+}
+
+/// A shard's maps record without its own point count: what every shard of one placement
+/// shares.
+nlohmann::json shared_part(nlohmann::json maps) {
+    for (auto& m : maps) m.erase("points");
+    return maps;
+}
+
+PlaceShardFile read_place_shard(Library& out, const std::filesystem::path& file) {
+    Attached attached(out.db(), file);
+    auto& db = out.db();
+    const auto name = file.string();
+    check_attached_version(db, name);
+    PlaceShardFile s;
+    s.file = file;
+    const auto label = shard_info(db, kPlaceShardKey).value_or("?");
+    const auto state = shard_info(db, kPlaceShardStateKey).value_or("none");
+    if (state != "complete")
+        throw InvalidArgument(name + " is an incomplete placement shard (" + label + ", state '" +
+                              state + "'): its project --place-shard " + label +
+                              " did not finish; rerun it before merging");
+    s.shard = parse_shard(label);
+    {
+        auto q = db.prepare(
+            "SELECT s.id, s.filename FROM shard.tracks s LEFT JOIN main.tracks t ON t.id = s.id "
+            "WHERE t.filename IS NOT s.filename LIMIT 1");
+        if (q.step())
+            throw InvalidArgument(name + " was placed from another library: its track " +
+                                  std::to_string(q.int64(0)) + " (" + q.text(1) +
+                                  ") is not that track of " + out.file().string());
+    }
+    s.maps = nlohmann::json::parse(shard_info(db, kPlaceShardMapsKey).value_or(""), nullptr,
+                                   /*allow_exceptions=*/false);
+    if (!s.maps.is_array())
+        throw FormatError(name + ": damaged placement record (" + kPlaceShardMapsKey +
+                          "): rerun its shard");
+    return s;
+}
+
+}  // namespace
+
+std::vector<MergeTally> merge_place_shards(const std::filesystem::path& out,
+                                           const std::vector<std::filesystem::path>& shards) {
+    if (shards.empty()) throw InvalidArgument("merge-db: no shard databases given");
+    std::error_code ec;
+    if (!std::filesystem::is_regular_file(out, ec))
+        throw IoError("library not found: " + out.string() +
+                      " (placement shards are merged into the library they were placed from)");
+    Library lib(out, OpenMode::read_write);
+    // Every check first: one bad shard leaves the library as it was.
+    std::vector<PlaceShardFile> given;
+    std::map<int, std::filesystem::path> by_index;
+    for (const auto& file : shards) {
+        given.push_back(read_place_shard(lib, file));
+        const auto& s = given.back();
+        const auto& first = given.front();
+        if (s.shard.count != first.shard.count)
+            throw InvalidArgument(file.string() + " is placement shard " + s.shard.text() + ", " +
+                                  first.file.string() + " is " + first.shard.text() +
+                                  ": merge the shards of one placement");
+        if (const auto [it, added] = by_index.emplace(s.shard.index, file); !added)
+            throw InvalidArgument(file.string() + " and " + it->second.string() +
+                                  " are both placement shard " + s.shard.text());
+        if (shared_part(s.maps) != shared_part(first.maps))
+            throw InvalidArgument(file.string() + " and " + first.file.string() +
+                                  " placed different maps, fits or tracks: merge the shards of "
+                                  "one placement");
+    }
+    const int count = given.front().shard.count;
+    std::string missing;
+    for (int k = 0; k < count; ++k)
+        if (!by_index.count(k)) missing += (missing.empty() ? "" : ", ") + Shard{k, count}.text();
+    if (!missing.empty())
+        throw InvalidArgument("placement shard(s) " + missing +
+                              " not given: a map is placed whole, merge all " +
+                              std::to_string(count) + " placement shards together");
+
+    struct Pending {
+        std::int64_t projection_id = 0;
+        std::vector<std::int64_t> ids;
+        std::vector<std::array<double, 3>> coords;
+    };
+    std::vector<Pending> writes;
+    std::vector<MergeTally> tallies(given.size());
+    for (std::size_t i = 0; i < given.size(); ++i) {
+        tallies[i].shard = given[i].file;
+        tallies[i].shard_label = given[i].shard.text();
+        tallies[i].placement = true;
+    }
+    for (const auto& m : given.front().maps) {
+        const ProjectionKey key{m.value("model_id", ""), parse_source(m.value("source", "")),
+                                m.value("method", ""), m.value("dims", 2), m.value("params", "")};
+        const auto map = describe_map(m);
+        const auto first = given.front().file.string();
+        const auto cached = lib.projection(key);
+        if (!cached)
+            throw InvalidArgument(out.string() + " has no " + map + " with options " + key.params +
+                                  ": " + first +
+                                  " was placed on a map with other options (or the map was "
+                                  "removed since)");
+        if (cached->input_digest != m.value("fit_digest", ""))
+            throw InvalidArgument("the " + map + " of " + out.string() + " is another fit than " +
+                                  first +
+                                  " was placed on (refit since?): rerun the placement shards");
+        const auto model = lib.model(key.model_id);
+        const auto digest = m.value("weights_digest", "");
+        if (!model || model->weights_digest != digest)
+            throw InvalidArgument(first + " was placed with other weights of " + key.model_id +
+                                  " (weights digest " + digest.substr(0, 12) + "..., " +
+                                  out.string() + " has " +
+                                  (model ? model->weights_digest.substr(0, 12) : "none") +
+                                  "...): rerun the placement shards");
+        // What the library's map holds now.
+        std::map<std::int64_t, std::size_t> point_of;
+        for (std::size_t i = 0; i < cached->track_ids.size(); ++i)
+            point_of[cached->track_ids[i]] = i;
+        Pending write;
+        write.projection_id = cached->id;
+        std::set<std::int64_t> placed;
+        for (std::size_t g = 0; g < given.size(); ++g) {
+            Library shard_db(given[g].file, OpenMode::read_only);
+            const auto points = shard_db.projection(key);
+            if (!points)
+                throw FormatError(given[g].file.string() + " lists the " + map +
+                                  " but holds no points of it: rerun its shard");
+            for (std::size_t i = 0; i < points->track_ids.size(); ++i) {
+                const auto id = points->track_ids[i];
+                if (!placed.insert(id).second)
+                    throw InvalidArgument(given[g].file.string() + " places track " +
+                                          std::to_string(id) +
+                                          " again: merge the shards of one placement");
+                const auto at = point_of.find(id);
+                if (at == point_of.end()) {
+                    write.ids.push_back(id);
+                    std::array<double, 3> xyz{};
+                    for (int d = 0; d < key.dims; ++d)
+                        xyz[std::size_t(d)] = double(points->coords(Eigen::Index(i), d));
+                    write.coords.push_back(xyz);
+                    ++tallies[g].points_added;
+                    continue;
+                }
+                if (!cached->transformed[at->second] ||
+                    cached->coords.row(Eigen::Index(at->second)) !=
+                        points->coords.row(Eigen::Index(i)))
+                    throw InvalidArgument(
+                        "the " + map + " of " + out.string() + " has track " + std::to_string(id) +
+                        " elsewhere than " + given[g].file.string() +
+                        " placed it (placed again since?): rerun the placement shards");
+                ++tallies[g].points_unchanged;
+            }
+        }
+        const auto to_place = m.value("to_place", std::int64_t(-1));
+        if (std::int64_t(placed.size()) != to_place)
+            throw InvalidArgument("the " + std::to_string(count) + " placement shards hold " +
+                                  std::to_string(placed.size()) + " points of the " + map +
+                                  ", their placement had " + std::to_string(to_place) +
+                                  ": rerun them");
+        // The tracks the map had to place when the shards ran must be what it has to place
+        // now (counting what these shards placed already): else the batches differ.
+        const auto v = lib.vectors(key.model_id, key.source);
+        std::vector<std::int64_t> ids;
+        std::vector<Eigen::Index> rows;
+        for (std::size_t i = 0; i < v.track_ids.size(); ++i) {
+            const auto at = point_of.find(v.track_ids[i]);
+            if (at == point_of.end() ||
+                (cached->transformed[at->second] && placed.count(v.track_ids[i]))) {
+                ids.push_back(v.track_ids[i]);
+                rows.push_back(Eigen::Index(i));
+            }
+        }
+        RowMatrixF X(Eigen::Index(rows.size()), v.rows.cols());
+        for (std::size_t i = 0; i < rows.size(); ++i) X.row(Eigen::Index(i)) = v.rows.row(rows[i]);
+        if (rows_digest(ids, X) != m.value("to_place_digest", ""))
+            throw InvalidArgument("the tracks of the " + map + " to place changed since " + first +
+                                  " was placed (now " + std::to_string(ids.size()) + ", then " +
+                                  std::to_string(to_place) +
+                                  "; tracks added, removed or re-embedded): rerun the placement "
+                                  "shards");
+        writes.push_back(std::move(write));
+    }
+
+    Transaction tx(lib.db());
+    auto ins = lib.db().prepare(
+        "INSERT INTO projection_points(projection_id, track_id, x, y, z, placement) "
+        "VALUES (?, ?, ?, ?, ?, 'transform')");
+    auto touch =
+        lib.db().prepare("UPDATE projections SET updated_at = CURRENT_TIMESTAMP WHERE id = ?");
+    for (std::size_t w = 0; w < writes.size(); ++w) {
+        const auto& write = writes[w];
+        const int dims = given.front().maps[w].value("dims", 2);
+        for (std::size_t i = 0; i < write.ids.size(); ++i) {
+            ins.bind(1, write.projection_id).bind(2, write.ids[i]);
+            ins.bind(3, write.coords[i][0]).bind(4, write.coords[i][1]);
+            if (dims == 3)
+                ins.bind(5, write.coords[i][2]);
+            else
+                ins.bind_null(5);
+            ins.run();
+        }
+        if (!write.ids.empty()) touch.bind(1, write.projection_id).run();
+    }
+    tx.commit();
     return tallies;
 }
 

@@ -79,16 +79,20 @@ Outcome run_item(const WorkItem& item, std::size_t index, const std::filesystem:
         std::vector<std::size_t> taggers, sequences;  // indices into specs
         for (auto m : item.models) (worker.tagger(m) ? taggers : sequences).push_back(m);
         // One resampler per distinct rate: the taggers' 16 kHz stream feeds their chunkers
-        // as it comes; each sequence model collects the whole signal at its rate.
+        // and each sequence model's stream at its rate, as the file decodes.
         std::vector<double> rates;
         const std::size_t tagger_rate =
             taggers.empty() ? std::size_t(-1) : audio::rate_index(rates, audio::kModelSampleRate);
         std::vector<std::size_t> sequence_rate;
         for (auto m : sequences)
             sequence_rate.push_back(audio::rate_index(rates, worker.sequence(m)->sample_rate()));
-        std::vector<bool> collect(rates.size(), false);
-        for (auto r : sequence_rate) collect[r] = true;
-        std::vector<std::vector<float>> signals(rates.size());
+        // The indexed duration reserves a sequence model's per-frame state once (madmom
+        // keeps T x 266 features: growing it by doubling would peak at up to twice that).
+        for (auto m : sequences) {
+            auto& seq = *worker.sequence(m);
+            const double seconds = item.track.duration.value_or(0.0);
+            seq.begin(seconds > 0 ? std::size_t(seconds * seq.sample_rate()) : 0);
+        }
 
         std::vector<embed::ChunkEmbedder<models::AnyModel>> embedders;
         std::vector<embed::ChunkMatrix> chunks(taggers.size());
@@ -112,7 +116,8 @@ Outcome run_item(const WorkItem& item, std::size_t index, const std::filesystem:
                 if (r == tagger_rate)
                     for (std::size_t j = 0; j < embedders.size(); ++j)
                         embedders[j].push(block, sink(j));
-                if (collect[r]) signals[r].insert(signals[r].end(), block.begin(), block.end());
+                for (std::size_t k = 0; k < sequences.size(); ++k)
+                    if (sequence_rate[k] == r) worker.sequence(sequences[k])->push(block);
             });
         for (std::size_t j = 0; j < embedders.size(); ++j) embedders[j].finish(sink(j));
         out.audio_seconds = report.seconds();
@@ -146,7 +151,7 @@ Outcome run_item(const WorkItem& item, std::size_t index, const std::filesystem:
             s.audio_seconds = report.seconds();
             s.frame_rate = m.frame_rate();
             s.columns = int(m.columns());
-            s.values = m.run(signals[sequence_rate[k]]);
+            s.values = m.finish();
             s.frames = int(s.values.size() / m.columns());
             out.series.push_back(std::move(s));
         }

@@ -1,7 +1,7 @@
 // preprocess-all / preprocess-track: every indexed track that lacks a current result of a
-// model is decoded once (and resampled once per rate the models need) and run through all
-// the models that need it, on a pool of worker
-// threads (one model instance per worker and model); the calling thread is the only
+// model is decoded once (and resampled once per rate the models need) and streamed through
+// all the models that need it (sequence models too: no copy of the signal is kept), on a
+// pool of worker threads (one model instance per worker and model); the calling thread is the only
 // writer and stores each track's rows in one transaction, so a killed run loses at most
 // the tracks in flight and the next run redoes exactly those.
 #pragma once

@@ -103,6 +103,8 @@ std::string map_params(const MapSpec& s) {
         j["n_neighbors"] = s.n_neighbors;
         j["min_dist"] = s.min_dist;
         if (s.fit_sample > 0) j["fit_sample"] = s.fit_sample;  // absent: maps cached before
+        if (s.fit_sample > 0 && s.transform_batch != kTransformBatch)
+            j["transform_batch"] = s.transform_batch;
     } else {
         j["perplexity"] = s.perplexity;
     }
@@ -122,6 +124,7 @@ MapSpec map_spec(const ProjectionKey& key) {
         s.min_dist = j.value("min_dist", s.min_dist);
         s.perplexity = j.value("perplexity", s.perplexity);
         s.fit_sample = j.value("fit_sample", s.fit_sample);
+        s.transform_batch = j.value("transform_batch", s.transform_batch);
     }
     return s;
 }
@@ -156,48 +159,54 @@ std::vector<Eigen::Index> fit_sample_rows(const std::vector<std::int64_t>& ids, 
     return rows;
 }
 
-RowMatrixF fit_sample_umap(const RowMatrixF& X, const std::vector<Eigen::Index>& sample,
-                           const project::UmapOptions& options, Eigen::Index batch) {
-    if (sample.size() < 3)
-        throw InvalidArgument("a sample fit needs at least 3 points, got " +
-                              std::to_string(sample.size()));
+RowMatrixF transform_in_batches(const RowMatrixF& X_fit, const RowMatrixF& Y_fit,
+                                const project::UmapOptions& options, const RowMatrixF& X,
+                                const std::vector<Eigen::Index>& rows, Eigen::Index batch,
+                                const Shard& shard, std::vector<Eigen::Index>* kept) {
     batch = std::max<Eigen::Index>(batch, 1);
-    const auto map = project::Umap<float>::fit(select_rows(X, sample), options);
-    RowMatrixF Y(X.rows(), options.dims);
-    std::vector<char> fitted(std::size_t(X.rows()), 0);
-    for (std::size_t i = 0; i < sample.size(); ++i) {
-        Y.row(sample[i]) = map.embedding().row(Eigen::Index(i));
-        fitted[std::size_t(sample[i])] = 1;
+    const std::size_t total = (rows.size() + std::size_t(batch) - 1) / std::size_t(batch);
+    std::vector<std::size_t> mine;  // this shard's batches
+    for (std::size_t b = std::size_t(shard.index); b < total; b += std::size_t(shard.count))
+        mine.push_back(b);
+    // Where each kept batch starts in the output.
+    std::vector<Eigen::Index> offset(mine.size() + 1, 0);
+    for (std::size_t i = 0; i < mine.size(); ++i) {
+        const std::size_t lo = mine[i] * std::size_t(batch);
+        offset[i + 1] =
+            offset[i] + Eigen::Index(std::min(rows.size(), lo + std::size_t(batch)) - lo);
     }
-    std::vector<Eigen::Index> rest;
-    for (Eigen::Index r = 0; r < X.rows(); ++r)
-        if (!fitted[std::size_t(r)]) rest.push_back(r);
-    const std::size_t batches = (rest.size() + std::size_t(batch) - 1) / std::size_t(batch);
-    if (batches == 0) return Y;
+    RowMatrixF Y(offset.back(), options.dims);
+    if (kept) kept->clear();
+    for (const auto b : mine) {
+        const std::size_t lo = b * std::size_t(batch);
+        const std::size_t hi = std::min(rows.size(), lo + std::size_t(batch));
+        if (kept)
+            kept->insert(kept->end(), rows.begin() + std::ptrdiff_t(lo),
+                         rows.begin() + std::ptrdiff_t(hi));
+    }
+    if (mine.empty()) return Y;
     // Batches in parallel, one thread each: transform() gives the same bits at any thread
     // count, so the map does not depend on how the batches are spread.
-    const int workers = std::max(1, std::min(resolve_threads(options.threads), int(batches)));
+    const int workers = std::max(1, std::min(resolve_threads(options.threads), int(mine.size())));
     project::UmapOptions one = options;
     one.threads = workers == 1 ? options.threads : 1;
-    const auto placer = project::Umap<float>::from_embedding(
-        select_rows(X, sample), RowMatrixF(map.embedding().cast<float>()), one);
+    const auto placer = project::Umap<float>::from_embedding(X_fit, Y_fit, one);
     std::atomic<std::size_t> next{0};
     std::exception_ptr error;
     std::mutex error_mutex;
     auto work = [&] {
-        for (std::size_t b; (b = next.fetch_add(1)) < batches;) {
+        for (std::size_t i; (i = next.fetch_add(1)) < mine.size();) {
             try {
-                const std::size_t lo = b * std::size_t(batch);
-                const std::size_t hi = std::min(rest.size(), lo + std::size_t(batch));
-                const std::vector<Eigen::Index> rows(rest.begin() + std::ptrdiff_t(lo),
-                                                     rest.begin() + std::ptrdiff_t(hi));
-                const RowMatrixF placed = placer.transform(select_rows(X, rows));
-                for (std::size_t i = 0; i < rows.size(); ++i)
-                    Y.row(rows[i]) = placed.row(Eigen::Index(i));
+                const std::size_t lo = mine[i] * std::size_t(batch);
+                const std::size_t hi = std::min(rows.size(), lo + std::size_t(batch));
+                const std::vector<Eigen::Index> part(rows.begin() + std::ptrdiff_t(lo),
+                                                     rows.begin() + std::ptrdiff_t(hi));
+                Y.middleRows(offset[i], Eigen::Index(part.size())) =
+                    placer.transform(select_rows(X, part));
             } catch (...) {
                 std::lock_guard lock(error_mutex);
                 if (!error) error = std::current_exception();
-                next = batches;
+                next = mine.size();
             }
         }
     };
@@ -209,8 +218,29 @@ RowMatrixF fit_sample_umap(const RowMatrixF& X, const std::vector<Eigen::Index>&
     return Y;
 }
 
-MapResult update_map(Library& library, const MapSpec& spec, bool place_new, bool refit,
-                     int threads) {
+RowMatrixF fit_sample_umap(const RowMatrixF& X, const std::vector<Eigen::Index>& sample,
+                           const project::UmapOptions& options, Eigen::Index batch) {
+    if (sample.size() < 3)
+        throw InvalidArgument("a sample fit needs at least 3 points, got " +
+                              std::to_string(sample.size()));
+    const RowMatrixF X_fit = select_rows(X, sample);
+    const RowMatrixF Y_fit = project::Umap<float>::fit(X_fit, options).embedding();
+    RowMatrixF Y(X.rows(), options.dims);
+    std::vector<char> fitted(std::size_t(X.rows()), 0);
+    for (std::size_t i = 0; i < sample.size(); ++i) {
+        Y.row(sample[i]) = Y_fit.row(Eigen::Index(i));
+        fitted[std::size_t(sample[i])] = 1;
+    }
+    std::vector<Eigen::Index> rest;
+    for (Eigen::Index r = 0; r < X.rows(); ++r)
+        if (!fitted[std::size_t(r)]) rest.push_back(r);
+    const RowMatrixF placed = transform_in_batches(X_fit, Y_fit, options, X, rest, batch);
+    for (std::size_t i = 0; i < rest.size(); ++i) Y.row(rest[i]) = placed.row(Eigen::Index(i));
+    return Y;
+}
+
+MapResult update_map(Library& library, const MapSpec& spec, bool place_new, bool refit, int threads,
+                     bool fit_only) {
     if (spec.method != "umap" && spec.method != "tsne")
         throw InvalidArgument("unknown map method '" + spec.method + "' (umap or tsne)");
     if (spec.dims != 2 && spec.dims != 3)
@@ -228,13 +258,19 @@ MapResult update_map(Library& library, const MapSpec& spec, bool place_new, bool
     auto elapsed = [&] {
         return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     };
-    const bool sampled = spec.method == "umap" && spec.fit_sample > 0 &&
-                         std::int64_t(v.track_ids.size()) > spec.fit_sample;
+    const bool sample_map = spec.method == "umap" && spec.fit_sample > 0;
+    if (fit_only && !sample_map)
+        throw InvalidArgument(
+            "fitting a map without placing its tracks needs UMAP with a "
+            "fit sample (--method umap --fit-sample M)");
+    const bool sampled = sample_map && std::int64_t(v.track_ids.size()) > spec.fit_sample;
     auto fit_all = [&](MapUpdate how) {
         if (sampled) {
-            // The sample is the map's fitted part, the rest transformed points.
+            // The sample is the map's fitted part, the rest transformed points: the same
+            // pieces as fit_sample_umap(), so a map placed later by shards is this one.
             const auto rows = fit_sample_rows(v.track_ids, spec.fit_sample, spec.seed);
-            const RowMatrixF Y = fit_sample_umap(v.rows, rows, umap_options(spec, threads));
+            const auto options = umap_options(spec, threads);
+            const RowMatrixF X_fit = select_rows(v.rows, rows);
             Projection p;
             p.key = key;
             std::vector<char> in_sample(v.track_ids.size(), 0);
@@ -242,8 +278,8 @@ MapResult update_map(Library& library, const MapSpec& spec, bool place_new, bool
                 p.track_ids.push_back(v.track_ids[std::size_t(r)]);
                 in_sample[std::size_t(r)] = 1;
             }
-            p.coords = select_rows(Y, rows);
-            p.input_digest = rows_digest(p.track_ids, select_rows(v.rows, rows));
+            p.coords = project::Umap<float>::fit(X_fit, options).embedding();
+            p.input_digest = rows_digest(p.track_ids, X_fit);
             p.fitted_rows = std::int64_t(rows.size());
             std::vector<std::int64_t> rest_ids;
             std::vector<Eigen::Index> rest_rows;
@@ -252,8 +288,16 @@ MapResult update_map(Library& library, const MapSpec& spec, bool place_new, bool
                     rest_ids.push_back(v.track_ids[i]);
                     rest_rows.push_back(Eigen::Index(i));
                 }
-            const auto id = library.store_projection(p);
-            library.add_projection_points(id, rest_ids, select_rows(Y, rest_rows));
+            if (fit_only) {
+                library.store_projection(p);
+                result.new_points = std::int64_t(rest_ids.size());
+                result.note = std::to_string(rest_ids.size()) + " track(s) left to place";
+            } else {
+                const RowMatrixF placed = transform_in_batches(X_fit, p.coords, options, v.rows,
+                                                               rest_rows, spec.transform_batch);
+                const auto id = library.store_projection(p);
+                library.add_projection_points(id, rest_ids, placed);
+            }
             result.update = how;
             result.seconds = elapsed();
             return result;
@@ -305,30 +349,95 @@ MapResult update_map(Library& library, const MapSpec& spec, bool place_new, bool
             new_rows.push_back(Eigen::Index(i));
         }
     result.new_points = std::int64_t(new_ids.size());
-    if (new_ids.empty()) {
+    if (new_ids.empty() || fit_only) {
+        if (fit_only && !new_ids.empty())
+            result.note = std::to_string(new_ids.size()) + " track(s) left to place";
         result.seconds = elapsed();
         return result;  // unchanged
     }
     // A sample-fitted map places every track outside its sample with transform() anyway.
-    if (!place_new && !(spec.fit_sample > 0 && spec.method == "umap")) {
+    if (!place_new && !sample_map) {
         result.note = "tracks were added (--place-new keeps the old points where they are)";
         return fit_all(MapUpdate::refitted);
     }
     const RowMatrixF fitted_coords = select_rows(cached->coords, fitted_points);
-    const RowMatrixF queries = select_rows(v.rows, new_rows);
-    // Both optimise only the new tracks against the fixed map (the fitted tracks stay put).
+    // Both optimise only the new tracks against the fixed map (the fitted tracks stay put);
+    // a sample map in its batches, as place_map_shard() does on many machines.
     const RowMatrixF placed =
-        spec.method == "umap"
+        sample_map ? transform_in_batches(X_fit, fitted_coords, umap_options(spec, threads), v.rows,
+                                          new_rows, spec.transform_batch)
+        : spec.method == "umap"
             ? RowMatrixF(project::Umap<float>::from_embedding(X_fit, fitted_coords,
                                                               umap_options(spec, threads))
-                             .transform(queries))
+                             .transform(select_rows(v.rows, new_rows)))
             : RowMatrixF(project::Tsne<float>::from_embedding(
                              X_fit, fitted_coords, tsne_options(spec, X_fit.rows(), threads))
-                             .transform(queries));
+                             .transform(select_rows(v.rows, new_rows)));
     library.add_projection_points(cached->id, new_ids, placed);
     result.update = MapUpdate::placed_new;
     result.seconds = elapsed();
     return result;
+}
+
+MapPlacement place_map_shard(Library& library, const MapSpec& spec, const Shard& shard,
+                             int threads) {
+    const std::string name = spec.method + " " + std::to_string(spec.dims) + "D map of " +
+                             spec.model_id + " " + source_name(spec.source);
+    if (spec.method != "umap" || spec.fit_sample <= 0)
+        throw InvalidArgument(
+            "placement shards are for sample-fitted UMAP maps "
+            "(--method umap --fit-sample M), not the " +
+            name);
+    const ProjectionKey key{spec.model_id, spec.source, spec.method, spec.dims, map_params(spec)};
+    const auto cached = library.projection(key);
+    if (!cached)
+        throw InvalidArgument(library.file().string() + " has no " + name + " with options " +
+                              key.params +
+                              ": fit it first with `tagmap project --db ... --fit-sample M "
+                              "--fit-only` and the same options");
+    const auto model = library.model(spec.model_id);
+    const auto v = library.vectors(spec.model_id, spec.source);
+    std::map<std::int64_t, Eigen::Index> row_of;
+    for (std::size_t i = 0; i < v.track_ids.size(); ++i) row_of[v.track_ids[i]] = Eigen::Index(i);
+    std::vector<std::int64_t> fitted_ids;
+    std::vector<Eigen::Index> fitted_rows, fitted_points;
+    std::set<std::int64_t> on_map;
+    const std::string refit = ": refit it with `tagmap project --db ... --fit-only --refit`";
+    for (std::size_t i = 0; i < cached->track_ids.size(); ++i) {
+        on_map.insert(cached->track_ids[i]);
+        if (cached->transformed[i]) continue;
+        const auto it = row_of.find(cached->track_ids[i]);
+        if (it == row_of.end())
+            throw InvalidArgument("a fitted track of the " + name + " was removed" + refit);
+        fitted_ids.push_back(cached->track_ids[i]);
+        fitted_rows.push_back(it->second);
+        fitted_points.push_back(Eigen::Index(i));
+    }
+    const RowMatrixF X_fit = select_rows(v.rows, fitted_rows);
+    if (fitted_ids.size() < 3 || rows_digest(fitted_ids, X_fit) != cached->input_digest)
+        throw InvalidArgument("the vectors of the " + name +
+                              "'s fitted tracks changed since the fit (new weights?)" + refit);
+    std::vector<std::int64_t> new_ids;
+    std::vector<Eigen::Index> new_rows;
+    for (std::size_t i = 0; i < v.track_ids.size(); ++i)
+        if (!on_map.count(v.track_ids[i])) {
+            new_ids.push_back(v.track_ids[i]);
+            new_rows.push_back(Eigen::Index(i));
+        }
+    MapPlacement p;
+    p.key = key;
+    p.fit_digest = cached->input_digest;
+    p.weights_digest = model ? model->weights_digest : std::string();
+    p.to_place = std::int64_t(new_ids.size());
+    p.to_place_digest = rows_digest(new_ids, select_rows(v.rows, new_rows));
+    const auto batch = std::max<std::int64_t>(spec.transform_batch, 1);
+    p.batches = (p.to_place + batch - 1) / batch;
+    std::vector<Eigen::Index> kept;
+    p.coords =
+        transform_in_batches(X_fit, select_rows(cached->coords, fitted_points),
+                             umap_options(spec, threads), v.rows, new_rows, batch, shard, &kept);
+    for (const auto r : kept) p.track_ids.push_back(v.track_ids[std::size_t(r)]);
+    return p;
 }
 
 ChunkPath chunk_path(Library& library, const MapSpec& spec, std::int64_t track_id, int n_tags) {

@@ -42,4 +42,28 @@ Library open_shard_db(Library& source, const std::filesystem::path& out, const S
 /// Marks a shard database complete (the last write of preprocess-all --out-db).
 void mark_shard_complete(Library& shard_db);
 
+// library_info keys of a placement shard database (project --place-shard K/N --out-db).
+inline constexpr const char* kPlaceShardKey = "place_shard";               ///< "K/N"
+inline constexpr const char* kPlaceShardStateKey = "place_shard_state";    ///< running | complete
+inline constexpr const char* kPlaceShardSourceKey = "place_shard_source";  ///< the library
+/// JSON array, one object per placed map: its key, the fit's input digest, the model's
+/// weights digest and what all shards place together (count, digest, batches).
+inline constexpr const char* kPlaceShardMapsKey = "place_shard_maps";
+
+struct MapPlacement;
+
+/// Creates (or reopens, to rerun) the placement shard database `out` of `source`: the
+/// schema, marked running, with no map (a rerun starts over; placement is deterministic).
+/// InvalidArgument if `out` is the library, a preprocess shard, or a placement shard of
+/// another shard or library.
+Library open_place_shard_db(Library& source, const std::filesystem::path& out, const Shard& shard);
+
+/// Writes one map's placed points to a placement shard database: the model, the placed
+/// tracks (with the source's ids and paths), the map's key with its fit digest, the points
+/// (placement `transform`) and the map's record in kPlaceShardMapsKey.
+void store_placement(Library& shard_db, Library& source, const MapPlacement& placement);
+
+/// Marks a placement shard complete (the last write of project --place-shard).
+void mark_place_shard_complete(Library& shard_db);
+
 }  // namespace tagmap::store

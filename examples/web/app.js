@@ -113,6 +113,7 @@ const tagmap = {
   get lod() {
     const l = data.lod;
     return l && { total: l.total, overview: l.overview.n, refined: l.refine ? l.refine.n : 0,
+      shown: l.refineShown ? l.refineShown.n : 0, view: l.fadeView, margin: REFINE_MARGIN,
       extra: l.extra.reduce((a, x) => a + x.n, 0), loaded: data.n, box: l.box, complete: l.complete, refines: l.refines };
   },
   get legend() { return data.legend.map(({ key, label, count }) => ({ key, label, count })); },
@@ -141,6 +142,22 @@ const tagmap = {
     return o;
   },
   canvasRect() { const r = $('#map').getBoundingClientRect(); return { left: r.left, top: r.top, width: r.width, height: r.height }; },
+  /** The map canvas's CSS size and drawing-buffer size (a layout shift changes them). */
+  canvasSize() { const c = mapCanvas(); return { width: c.clientWidth, height: c.clientHeight, bufferWidth: c.width, bufferHeight: c.height }; },
+  /** How many loaded, shown points have their centre inside the map's canvas. */
+  visibleCount() {
+    const vp = deckgl && deckgl.getViewports()[0];
+    if (!vp) return 0;
+    const [w, h] = canvasSize();
+    let k = 0;
+    for (let i = 0; i < data.n; ++i) {
+      if (!(data.filter[i] > 0)) continue;
+      const [x, y] = vp.project(data.positions.subarray(i * 3, i * 3 + 3));
+      if (x >= 0 && x < w && y >= 0 && y < h) ++k;
+    }
+    return k;
+  },
+  pointRadius() { return pointRadius(); },
   /** Resolves when no load is in flight and a frame was drawn after the last change. */
   async idle(timeoutMs = 30000) {
     const t0 = performance.now();
@@ -210,7 +227,9 @@ const deckgl = new deckgl_ns.Deck({
   getCursor: ({ isDragging }) => (isDragging ? 'grabbing' : cardFor >= 0 ? 'pointer' : 'grab'),
 });
 // The canvas sits below the page's overlays (lasso, card, status).
-$('#map').prepend($('#map canvas'));
+// (deck.gl's canvas, a child of #map; the curves' canvases are deeper inside it.)
+const mapCanvas = () => $('#map > canvas');
+$('#map').prepend(mapCanvas());
 function setViews(dims) {
   deckgl.setProps({ views: makeView(dims, true) });
 }
@@ -554,7 +573,7 @@ async function loadLargeMap(gen, key, { keepView, cam }) {
   data.key = key;
   data.dims = ov.dims;
   data.clusters = null;
-  data.lod = { key, total: ov.total, bounds: ov.bounds, overview: ov, refine: null, extra: [], box: null, complete: false, seq: 0, refines: 0 };
+  data.lod = { key, total: ov.total, bounds: ov.bounds, overview: ov, refine: null, refineShown: null, fadeView: null, extra: [], box: null, complete: false, seq: 0, refines: 0 };
   clearSelection(false);
   setLoadedPoints();
   if (dimsChanged) setViews(ov.dims);
@@ -575,7 +594,7 @@ async function loadLargeMap(gen, key, { keepView, cam }) {
 function setLoadedPoints() {
   const lod = data.lod;
   const before = data.selection.map((i) => data.ids[i]);
-  const m = core.mergePoints([lod.overview, lod.refine, ...lod.extra], data.dims);
+  const m = core.mergePoints([lod.overview, lod.refineShown, ...lod.extra], data.dims);
   data.n = m.n;
   data.ids = m.ids;
   data.index = new Map();
@@ -626,6 +645,22 @@ function scheduleRefine() {
   refineTimer = setTimeout(() => { refineTimer = null; refine(); }, 300);
 }
 
+/**
+ * The refinement's points that are drawn for the current view (core.refineFade): all of
+ * those inside the view, fewer and fewer across the margin around it, so that the refined
+ * box blends into the overview instead of showing as a denser rectangle.
+ */
+function fadeRefinement(lod, view) {
+  const r = lod.refine;
+  lod.fadeView = view;
+  if (!r) { lod.refineShown = null; return; }
+  const keep = core.refineFade(r.coords, r.n, view, REFINE_MARGIN);
+  const ids = new Float64Array(keep.length), coords = new Float32Array(2 * keep.length);
+  keep.forEach((i, j) => { ids[j] = r.ids[i]; coords[2 * j] = r.coords[2 * i]; coords[2 * j + 1] = r.coords[2 * i + 1]; });
+  lod.refineShown = { n: keep.length, dims: 2, ids, coords };
+}
+
+const REFINE_MARGIN = 0.25;   // the refined box: the view and this share of its size around it
 async function refine() {
   const lod = data.lod, gen = generation;
   const vp = deckgl.getViewports()[0];
@@ -633,11 +668,15 @@ async function refine() {
   const [w, h] = canvasSize();
   const fit = core.fitViewState(lod.bounds, 2, w, h);
   if (viewState.zoom < fit.zoom + 1) {
-    if (lod.refine) { lod.refine = null; lod.box = null; lod.complete = false; setLoadedPoints(); recolor(); }
+    if (lod.refine) { lod.refine = lod.refineShown = null; lod.box = null; lod.complete = false; setLoadedPoints(); recolor(); }
     return;
   }
-  const box = core.viewBox([[0, 0], [w, 0], [w, h], [0, h]].map((p) => vp.unproject(p)), 0.25);
-  if (lod.complete && core.boxContains(lod.box, box)) return;   // everything there is loaded
+  const corners = [[0, 0], [w, 0], [w, h], [0, h]].map((p) => vp.unproject(p));
+  const view = core.viewBox(corners, 0), box = core.viewBox(corners, REFINE_MARGIN);
+  if (lod.complete && core.boxContains(lod.box, box)) {   // everything there is loaded: fade it for this view
+    if (lod.fadeView && lod.fadeView.some((v, k) => v !== view[k])) { fadeRefinement(lod, view); setLoadedPoints(); recolor(); updateInfo(); }
+    return;
+  }
   const seq = ++lod.seq;
   const params = { box: box.join(','), after: String(lod.overview.n), limit: String(LOD.refine) };
   ++busy;
@@ -648,6 +687,7 @@ async function refine() {
     lod.box = box;
     lod.complete = r.inBox != null && r.inBox <= r.n;
     lod.refines++;
+    fadeRefinement(lod, view);
     setLoadedPoints();
     recolor();
     updateInfo();
@@ -953,11 +993,14 @@ function pickAt(x, y) {
     return { layer: { id: 'points' }, index: pickAt(x, y), x, y };
   };
   let down = null;
+  // The curves overlay sits on the map: pointer events over it are not the map's.
+  const overCurves = (e) => e.target instanceof Element && !!e.target.closest('#curves');
   mapEl.addEventListener('pointermove', (e) => {
     if (lassoMode || e.buttons) return;   // lasso drawing or panning: no card
+    if (overCurves(e)) { hideCard(); return; }
     onHover(pointInfo(e));
   });
-  mapEl.addEventListener('pointerdown', (e) => { down = e.button === 0 ? [e.clientX, e.clientY] : null; });
+  mapEl.addEventListener('pointerdown', (e) => { down = e.button === 0 && !overCurves(e) ? [e.clientX, e.clientY] : null; });
   mapEl.addEventListener('pointerup', (e) => {
     // a click, not the end of a drag
     if (down && Math.hypot(e.clientX - down[0], e.clientY - down[1]) < 5) onClick(pointInfo(e));
@@ -1204,7 +1247,9 @@ function drawCurves() {
     } else {
       const act = curves.beatColumns(entry.series, width, duration);
       entry.peak = Math.max(0, ...act);
-      curves.drawBeats(ctx, act, width, height);
+      entry.scale = curves.beatScale(act);   // autoscaled: a weak clip's curve is not flat
+      curves.drawBeats(ctx, act, width, height, entry.scale);
+      $('#beats-scale').textContent = `0–${+entry.scale.toPrecision(2)}`;
     }
     entry.bg = bg;
     entry.width = width;
@@ -1247,13 +1292,14 @@ window.addEventListener('resize', () => { if (Object.keys(player.series).length)
 Object.defineProperty(tagmap, 'curves', {
   get: () => Object.fromEntries(Object.entries(player.series).map(([m, x]) => [m, {
     trackId: x.trackId, frames: x.series.frames, fps: x.series.fps, width: x.width,
-    playheadX: x.playheadX, range: x.range, voiced: x.voiced, peak: x.peak, license: x.series.license,
+    playheadX: x.playheadX, range: x.range, voiced: x.voiced, peak: x.peak, scale: x.scale, license: x.series.license,
   }])),
 });
 
 // ---------------------------------------------------------------------------------------
 // Camera: fly-to
 
+const FLY_NEIGHBORS = 50;   // a fly-to shows the point with this many of its neighbours
 function flyTo(id) {
   const i = data.index.get(id);
   if (i == null && data.lod) { ensureLoaded(id).then((ok) => { if (ok && data.index.has(id)) flyTo(id); }).catch((e) => showError(e, 'map')); return; }
@@ -1261,10 +1307,14 @@ function flyTo(id) {
   const [w, h] = canvasSize();
   const fit = core.fitViewState(data.bounds, S.dims, w, h);
   const p = Array.from(data.positions.subarray(i * 3, i * 3 + 3));
+  // In closer than the whole map (1.5 zoom levels, so a large map refines), but never so
+  // close that the point's ~50 nearest loaded neighbours leave the view (out past the
+  // whole map's zoom if need be: centred on an edge point, that zoom shows half the map).
+  const context = core.contextZoom(data.positions, data.n, i, { dims: S.dims, k: FLY_NEIGHBORS, width: w, height: h, extent: data.bounds.extent });
   setViewState({
     ...viewState,
     target: S.dims === 3 ? p : [p[0], p[1], 0],
-    zoom: Math.max(viewState.zoom, fit.zoom + 1.5),
+    zoom: Math.min(Math.max(viewState.zoom, fit.zoom + 1.5), context),
     transitionDuration: 700,
     transitionInterpolator: new deckgl_ns.LinearInterpolator(['target', 'zoom']),
     onTransitionEnd: () => writeUrl(true),

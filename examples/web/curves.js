@@ -146,13 +146,34 @@ export function drawPitch(ctx, cols, width, height, range = pitchRange(cols), co
   }
 }
 
-/** Draws the beat activation as a filled area, 0 at the bottom, 1 at the top. */
-export function drawBeats(ctx, act, width, height, color = '225,87,89') {
+/** The lowest top of the beat curve's axis (beatScale). */
+export const MIN_BEAT_SCALE = 0.01;
+
+/**
+ * The top of the beat curve's axis: the columns' peak rounded up to 1, 2, 2.5 or 5 times a
+ * power of ten, at most 1 (an activation is a probability) and at least MIN_BEAT_SCALE, so
+ * that a weak clip's curve fills the plot instead of lying flat on a 0..1 axis, and
+ * silence is not blown up into noise.
+ */
+export function beatScale(act) {
+  let peak = 0;
+  for (let x = 0; x < act.length; ++x) if (act[x] > peak) peak = act[x];
+  if (!(peak > MIN_BEAT_SCALE)) return MIN_BEAT_SCALE;
+  if (peak >= 1) return 1;
+  const p = 10 ** Math.floor(Math.log10(peak));
+  // (1 + 1e-6): a float32 activation of 0.2 is 0.2000000030; it is on the axis of 0.2.
+  for (const m of [1, 2, 2.5, 5, 10]) if (peak <= m * p * (1 + 1e-6)) return Math.min(1, m * p);
+  return 1;
+}
+
+/** Draws the beat activation as a filled area, 0 at the bottom, `scale` (default 1) at the top. */
+export function drawBeats(ctx, act, width, height, scale = 1, color = '225,87,89') {
+  const top = scale > 0 ? scale : 1;
   ctx.clearRect(0, 0, width, height);
   ctx.fillStyle = `rgba(${color},0.75)`;
   ctx.beginPath();
   ctx.moveTo(0, height);
-  for (let x = 0; x < act.length; ++x) ctx.lineTo(x + 0.5, height - Math.min(1, Math.max(0, act[x])) * height);
+  for (let x = 0; x < act.length; ++x) ctx.lineTo(x + 0.5, height - Math.min(1, Math.max(0, act[x] / top)) * height);
   ctx.lineTo(act.length, height);
   ctx.closePath();
   ctx.fill();

@@ -304,6 +304,28 @@ export function fitViewState(b, dims, width, height) {
     : { target: [b.center[0], b.center[1], 0], zoom };
 }
 
+/**
+ * The zoom at which point i is shown with context: its k nearest points (positions n x 3,
+ * distances in `dims` dimensions) lie within `fill` of the half-size of the smaller canvas
+ * side around it (same scale rule as fitViewState). A point with fewer than k others uses
+ * them all; when they all sit on it, a 1/200 of `extent` stands in for the radius, so a
+ * fly-to never zooms in until a single point fills the view.
+ */
+export function contextZoom(positions, n, i, { dims = 2, k = 50, width = 800, height = 600, fill = 0.8, extent = 1 } = {}) {
+  const d2 = new Float64Array(n);
+  let m = 0;
+  const px = positions[i * 3], py = positions[i * 3 + 1], pz = dims === 3 ? positions[i * 3 + 2] : 0;
+  for (let j = 0; j < n; ++j) {
+    if (j === i) continue;
+    const dx = positions[j * 3] - px, dy = positions[j * 3 + 1] - py, dz = dims === 3 ? positions[j * 3 + 2] - pz : 0;
+    const v = dx * dx + dy * dy + dz * dz;
+    if (Number.isFinite(v)) d2[m++] = v;
+  }
+  const near = d2.subarray(0, m).sort();
+  const r = Math.max(m ? Math.sqrt(near[Math.min(k, m) - 1]) : 0, extent / 200);
+  return Math.log2((fill * Math.max(1, Math.min(width, height)) / 2) / r);
+}
+
 // ---------------------------------------------------------------------------------------
 // Exports (client-side downloads)
 
@@ -389,6 +411,32 @@ export function viewBox(corners, margin = 0.25) {
   for (const [x, y] of corners) { x0 = Math.min(x0, x); x1 = Math.max(x1, x); y0 = Math.min(y0, y); y1 = Math.max(y1, y); }
   const mx = (x1 - x0) * margin, my = (y1 - y0) * margin;
   return [x0 - mx, y0 - my, x1 + mx, y1 + my];
+}
+
+/**
+ * The points of a 2D refinement to draw (their indices), so that its box does not show as
+ * a hard-edged denser rectangle: every point inside `view` ([x0, y0, x1, y1]), and in the
+ * ring of `margin` of the view's size around it a share that falls linearly from all at
+ * the view's edge to none at the ring's outer edge (t = 0..1, the larger of the x and y
+ * distances outside the view over the ring's width). The share is taken by rank: the
+ * refinement is in the server's LOD order, whose every prefix is spatially stratified, so
+ * point i is kept when (i + 1/2) / n < 1 - t and the kept ones thin out evenly towards
+ * the overview's density.
+ */
+export function refineFade(coords, n, view, margin = 0.25) {
+  const [x0, y0, x1, y1] = view;
+  const mx = (x1 - x0) * margin, my = (y1 - y0) * margin;
+  const keep = [];
+  for (let i = 0; i < n; ++i) {
+    const x = coords[2 * i], y = coords[2 * i + 1];
+    if (!Number.isFinite(x) || !Number.isFinite(y)) continue;
+    const tx = x < x0 ? (x0 - x) / mx : x > x1 ? (x - x1) / mx : 0;
+    const ty = y < y0 ? (y0 - y) / my : y > y1 ? (y - y1) / my : 0;
+    const t = Math.max(tx, ty);
+    if (!(t < 1)) continue;   // beyond the ring
+    if (t === 0 || (i + 0.5) / n < 1 - t) keep.push(i);
+  }
+  return keep;
 }
 
 /** Whether box `outer` ([x0, y0, x1, y1]) holds box `inner`. */

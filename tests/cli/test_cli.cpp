@@ -248,3 +248,65 @@ TEST_F(Cli, BadArgumentsGiveClearErrors) {
     EXPECT_NE(r.err.find("would overwrite"), std::string::npos) << r.err;
     EXPECT_NE(r.err.find("1 ok, 1 failed"), std::string::npos) << r.err;
 }
+
+// tag on a pool of workers: the same stdout, text and JSON, at --jobs 1 and 3, files in
+// input order (sorted walk), the failure reported once.
+TEST_F(Cli, TagJobsGiveTheSameOutputInInputOrder) {
+    make_library();
+    const auto base = "tag --weights " + weights() + " --top 4 ";
+    const auto music = quote((dir_ / "music").string());
+    const auto one = run(base + "--jobs 1 " + music);
+    const auto three = run(base + "--jobs 3 " + music);
+    EXPECT_EQ(one.code, 1) << one.err;  // broken.flac
+    EXPECT_EQ(three.code, 1) << three.err;
+    EXPECT_EQ(one.out, three.out);
+    const auto a = one.out.find("knalgan.mp3"), b = one.out.find("knalgan.wav"),
+               c = one.out.find("quiet.OGG");
+    ASSERT_NE(c, std::string::npos) << one.out;
+    EXPECT_LT(a, b);
+    EXPECT_LT(b, c);
+    std::size_t failed = 0;
+    for (auto p = three.err.find("FAILED"); p != std::string::npos;
+         p = three.err.find("FAILED", p + 1))
+        ++failed;
+    EXPECT_EQ(failed, 1u) << three.err;
+    const auto j1 = run(base + "--json --jobs 1 " + music);
+    const auto j3 = run(base + "--json --jobs 3 " + music);
+    EXPECT_EQ(j1.out, j3.out);
+    const auto parsed = nlohmann::json::parse(j3.out);
+    ASSERT_EQ(parsed.size(), 4u);
+    EXPECT_TRUE(parsed[0].contains("error"));  // broken.flac sorts first
+    EXPECT_EQ(parsed[1]["chunks"].get<int>(), 6);
+    EXPECT_NE(run(base + "--jobs -1 " + music).code, 0);
+}
+
+// One file's chunks spread over the workers (it is the only file): per-chunk and
+// track-level outputs, of `embed` and `tag`, are the same bytes at --jobs 1, 2 and 3.
+TEST_F(Cli, ChunksOfOneFileGiveTheSameBytesAtAnyJobs) {
+    const auto clip = quote((tagmap::test::fixtures_dir() / "audio" / "etr-race1.opus").string());
+    std::vector<std::string> per_chunk, track, tags;
+    for (const char* jobs : {"1", "2", "3"}) {
+        const auto out = dir_ / (std::string("j") + jobs);
+        const auto base = "embed --model musicnn-mtat --weights " + weights() + " --jobs " + jobs +
+                          " --overlap 0.5 --out ";
+        ASSERT_EQ(run(base + quote((out / "c").string()) + " --per-chunk " + clip).code, 0);
+        ASSERT_EQ(run(base + quote((out / "t").string()) + " --aggregate meanmax " + clip).code, 0);
+        per_chunk.push_back(slurp(out / "c" / "musicnn-mtat" / "etr-race1.opus.embedding.npy") +
+                            slurp(out / "c" / "musicnn-mtat" / "etr-race1.opus.taggram.npy"));
+        track.push_back(slurp(out / "t" / "musicnn-mtat" / "etr-race1.opus.embedding.npy") +
+                        slurp(out / "t" / "musicnn-mtat" / "etr-race1.opus.taggram.npy"));
+        const auto t = run("tag --json --weights " + weights() + " --jobs " + jobs + " " + clip);
+        ASSERT_EQ(t.code, 0) << t.err;
+        tags.push_back(t.out);
+    }
+    const auto shape =
+        xt::load_npy<float>(
+            (dir_ / "j2" / "c" / "musicnn-mtat" / "etr-race1.opus.taggram.npy").string())
+            .shape();
+    EXPECT_EQ(shape, (std::vector<std::size_t>{12, 50}));  // 20 s, hop 24000: 12 windows
+    for (std::size_t k = 1; k < 3; ++k) {
+        EXPECT_EQ(per_chunk[k], per_chunk[0]) << "--jobs " << k + 1;
+        EXPECT_EQ(track[k], track[0]) << "--jobs " << k + 1;
+        EXPECT_EQ(tags[k], tags[0]) << "--jobs " << k + 1;
+    }
+}

@@ -3,7 +3,9 @@
 // tools/make_crepe_fixtures.py, on a shared clip and a synthetic chirp.
 #include <gtest/gtest.h>
 
+#include <cmath>
 #include <cstdio>
+#include <cstring>
 
 #include "compare.hpp"
 #include "crepe_fixtures.hpp"
@@ -65,6 +67,41 @@ TEST(CrepeSequence, RunsTheSamePath) {
     crepe.bind(weights::WeightFile::load(test::fixtures_dir() / "weights/crepe-tiny.pth"));
     const auto act = crepe.activations(samples);
     EXPECT_EQ(rows, models::crepe::decode(act, act.size() / 360, true));
+}
+
+// begin / push / finish in uneven blocks gives run()'s rows bit for bit, through the
+// run-time interface too.
+TEST(CrepeSequence, StreamsTheSameRows) {
+    const auto fx = test::crepe_fixture("pirate");
+    const auto samples = test::crepe_samples(fx);
+    const auto w = weights::WeightFile::load(test::fixtures_dir() / "weights/crepe-tiny.pth");
+    models::CrepeTinyPitch pitch;
+    pitch.bind(w);
+    const auto whole = pitch.run(samples);
+    const auto any = models::make_sequence_model("crepe-tiny", w);
+    for (const std::size_t block : {std::size_t(1000), std::size_t(16384), std::size_t(70001)}) {
+        any->begin();
+        for (std::size_t i = 0; i < samples.size(); i += block)
+            any->push(
+                std::span<const float>(samples).subspan(i, std::min(block, samples.size() - i)));
+        const auto rows = any->finish();
+        ASSERT_EQ(rows.size(), whole.size()) << block;
+        EXPECT_EQ(0, std::memcmp(rows.data(), whole.data(), rows.size() * sizeof(float))) << block;
+    }
+    // Short signals: none, shorter than half a frame, one hop.
+    for (const std::size_t n : {std::size_t(0), std::size_t(300), std::size_t(160)}) {
+        const std::span<const float> part(samples.data(), n);
+        any->begin();
+        any->push(part);
+        const auto rows = any->finish();
+        const auto ref = pitch.run(part);
+        ASSERT_EQ(rows.size(), ref.size()) << n;
+        EXPECT_EQ(0, std::memcmp(rows.data(), ref.data(), rows.size() * sizeof(float))) << n;
+    }
+    std::vector<float> bad(2000, 0.1f);
+    bad[1500] = std::nanf("");
+    any->begin();
+    EXPECT_THROW(any->push(bad), tagmap::AudioError);
 }
 
 INSTANTIATE_TEST_SUITE_P(Clips, CrepePipeline, ::testing::Values("pirate", "chirp"));

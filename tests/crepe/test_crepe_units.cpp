@@ -3,6 +3,9 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstdint>
+#include <cstdio>
+#include <cstring>
 #include <numeric>
 
 #include "crepe_fixtures.hpp"
@@ -108,6 +111,60 @@ TEST(CrepeDecode, ViterbiFollowsAGlide) {
     const auto path = crepe::viterbi_path(act, frames);
     for (std::size_t t = 0; t < frames; ++t) EXPECT_EQ(path[t], 100 + 3 * t);
     EXPECT_THROW(crepe::viterbi_path(act, frames + 1), tagmap::InvalidArgument);
+}
+
+// The streaming decoder gives decode()'s rows bit for bit, on sequences where the
+// survivor paths meet quickly (a steady pitch with octave jumps) and where they stay
+// apart for long (flat activations with random argmaxes: ties everywhere).
+TEST(CrepeDecodeStream, EqualsTheWholeSequenceDecode) {
+    std::uint32_t seed = 12345;
+    const auto rnd = [&] {
+        seed = seed * 1664525u + 1013904223u;
+        return double(seed >> 8) / double(1u << 24);
+    };
+    for (int kind = 0; kind < 3; ++kind) {
+        const std::size_t frames = 3000;
+        std::vector<float> act(frames * 360);
+        std::size_t pitch = 150;
+        for (std::size_t t = 0; t < frames; ++t) {
+            for (std::size_t k = 0; k < 360; ++k)
+                act[t * 360 + k] = kind == 2 ? 0.5f : float(0.05 * rnd());
+            if (kind == 0) {
+                if (rnd() < 0.02) pitch = std::size_t(20 + rnd() * 320);  // jumps
+                act[t * 360 + pitch] = 0.9f;
+                if (rnd() < 0.1) act[t * 360 + (pitch + 120) % 360] = 0.95f;  // octave errors
+            } else if (kind == 1) {
+                act[t * 360 + std::size_t(rnd() * 360)] = 0.6f;  // noise: a random argmax
+            } else if (rnd() < 0.01) {
+                act[t * 360 + std::size_t(rnd() * 360)] = 0.7f;  // mostly all-equal frames
+            }
+        }
+        for (const bool viterbi : {true, false}) {
+            const auto whole = crepe::decode(act, frames, viterbi);
+            crepe::DecodeStream stream(viterbi);
+            std::size_t most_pending = 0;
+            for (std::size_t t = 0; t < frames; ++t) {
+                stream.push(std::span<const float>(act).subspan(t * 360, 360));
+                most_pending = std::max(most_pending, stream.pending());
+            }
+            EXPECT_EQ(stream.frames(), frames);
+            const auto rows = stream.finish();
+            ASSERT_EQ(rows.size(), whole.size());
+            EXPECT_EQ(0, std::memcmp(rows.data(), whole.data(), rows.size() * sizeof(float)))
+                << "kind " << kind << ", viterbi " << viterbi;
+            std::printf("kind %d, viterbi %d: at most %zu frames undecided\n", kind, int(viterbi),
+                        most_pending);
+            if (viterbi && kind == 0) {  // the paths meet: only a short tail is held back
+                EXPECT_LT(most_pending, 1000u) << most_pending;
+            }
+            if (!viterbi) {
+                EXPECT_EQ(most_pending, 0u);
+            }
+        }
+    }
+    crepe::DecodeStream empty;
+    EXPECT_TRUE(empty.finish().empty());
+    EXPECT_THROW(empty.push(std::vector<float>(10)), tagmap::InvalidArgument);
 }
 
 TEST(SequenceModels, Registry) {

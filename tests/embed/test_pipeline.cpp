@@ -3,10 +3,13 @@
 // run on the resampled signal cut by hand.
 #include <gtest/gtest.h>
 
+#include <cmath>
 #include <vector>
 
 #include <tagmap/audio/resample.hpp>
 #include <tagmap/embed/pipeline.hpp>
+#include <tagmap/embed/pooled_chunks.hpp>
+#include <tagmap/embed/task_queue.hpp>
 #include "fake_model.hpp"
 #include "fixtures.hpp"
 
@@ -92,4 +95,54 @@ TEST(Pipeline, TrackLevelIsMeanAndMaxOfPerChunk) {
 TEST(Pipeline, BadFilesThrowTypedErrors) {
     tagmap::test::FakeModel model(48000);
     EXPECT_THROW(te::embed_file_per_chunk("/nonexistent.flac", model), tagmap::IoError);
+}
+
+// Several files' windows over a pool of workers (each with its own model instance): the
+// same results, in chunk order, as one ChunkEmbedder per file, at any worker count, and
+// every window runs exactly once.
+TEST(Pipeline, PooledChunksEqualOneThreadAtAnyWorkerCount) {
+    std::vector<std::vector<float>> streams;
+    for (std::size_t f = 0; f < 3; ++f) {
+        std::vector<float> s(f == 0 ? 200000 : 9000 + 3000 * f);
+        for (std::size_t i = 0; i < s.size(); ++i)
+            s[i] = float(std::sin(0.001 * double(i * (f + 1))) + 1e-4 * double(i % 97));
+        streams.push_back(std::move(s));
+    }
+    const te::ChunkOptions options{300};  // overlapping windows of 400
+    std::vector<te::ChunkMatrix> want;
+    for (const auto& s : streams) {
+        tagmap::test::FakeModel m;
+        want.push_back(te::embed_samples(s, m, options));
+    }
+    for (const std::size_t jobs : {std::size_t(1), std::size_t(2), std::size_t(3)}) {
+        std::vector<tagmap::test::FakeModel> models(jobs);
+        const auto model_of = [&models](std::size_t w) -> tagmap::test::FakeModel& {
+            return models[w];
+        };
+        te::TaskQueue queue(2 * jobs);
+        std::vector<te::ChunkMatrix> got(streams.size());
+        te::run_items(queue, jobs, streams.size(), jobs, [&](std::size_t i, std::size_t k) {
+            te::PooledChunks<tagmap::test::FakeModel, decltype(model_of)> windows(
+                queue, k, models[k], options, model_of);
+            const auto& s = streams[i];
+            for (std::size_t p = 0; p < s.size(); p += 777)
+                windows.push(
+                    std::span<const float>(s).subspan(p, std::min<std::size_t>(777, s.size() - p)));
+            windows.finish();
+            EXPECT_TRUE(windows.error().empty());
+            got[i].n_tags = 3;
+            got[i].embedding_dim = 4;
+            windows.results([&](const te::ChunkResult& r) { got[i].append(r); });
+        });
+        std::size_t calls = 0;
+        for (const auto& m : models) calls += m.calls;
+        std::size_t chunks = 0;
+        for (std::size_t i = 0; i < streams.size(); ++i) {
+            EXPECT_EQ(got[i].chunks, want[i].chunks) << jobs;
+            EXPECT_EQ(got[i].taggrams, want[i].taggrams) << jobs << " file " << i;
+            EXPECT_EQ(got[i].embeddings, want[i].embeddings) << jobs << " file " << i;
+            chunks += want[i].chunks;
+        }
+        EXPECT_EQ(calls, chunks);
+    }
 }

@@ -8,6 +8,8 @@
 
 #include <sndfile.h>
 
+#include <cstring>
+
 #include "madmom_test_util.hpp"
 #include "tagmap/audio/decode.hpp"
 #include "tagmap/audio/read_resampled.hpp"
@@ -83,6 +85,24 @@ TEST_F(MadmomClips, FfmpegPathsOnTheExactSignal) {
         EXPECT_LT(diff, 1e-4) << clip;
         std::cout << clip << ": max |diff| " << diff << " over " << act.size() << " frames\n";
     }
+}
+
+// The streaming interface (blocks as the decoder delivers them) gives run()'s values
+// bit for bit; the reference comparison above then holds for it too.
+TEST_F(MadmomClips, StreamingGivesTheSameActivation) {
+    std::vector<float> samples;
+    audio::read_resampled(
+        test::fixtures_dir() / "audio" / "hedgewars-pirate.wav",
+        [&](std::span<const float> s) { samples.insert(samples.end(), s.begin(), s.end()); },
+        models::MadmomBeats::sample_rate);
+    const auto whole = model_->run(samples);
+    model_->begin(samples.size());
+    for (std::size_t i = 0; i < samples.size(); i += 16384)
+        model_->push(std::span<const float>(samples).subspan(
+            i, std::min<std::size_t>(16384, samples.size() - i)));
+    const auto streamed = model_->finish();
+    ASSERT_EQ(streamed.size(), whole.size());
+    EXPECT_EQ(0, std::memcmp(streamed.data(), whole.data(), whole.size() * sizeof(float)));
 }
 
 TEST_F(MadmomClips, FfmpegPathsThroughTagmapsResampler) {

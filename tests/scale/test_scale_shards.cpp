@@ -3,9 +3,12 @@
 // every track in exactly one shard), a shard database holds only its shard's pending
 // tracks, merging reproduces the rows a single library would hold, merging twice changes
 // nothing, and mismatched weights, a half-written shard and a foreign file are refused
-// before anything is written.
+// before anything is written. The same for the map placed as array tasks (placement
+// shards): merged, it equals the single-process --fit-sample map bit for bit.
 #include <gtest/gtest.h>
 
+#include <bit>
+#include <map>
 #include <set>
 
 #include "library.hpp"
@@ -384,4 +387,277 @@ TEST(FitSample, SampleIsSeededByIdAndTheRestIsTransformed) {
     o.threads = 2;
     const RowMatrixF split = fit_sample_umap(v.rows, rows, o, 60);
     EXPECT_TRUE(one == split);
+}
+
+// --- The map placed as array tasks: fit once (fit_only), place shards K/N of the transform
+// batches into their own databases, merge them into the library's map.
+
+namespace {
+
+/// A library of `n` tracks, every one embedded (synthetic results).
+void make_embedded_library(const fs::path& file, int n, const std::string& digest = "digest-a") {
+    auto lib = Library::create(file);
+    lib.set_audio_root("/music");
+    lib.upsert_model(model(digest));
+    {
+        Transaction tx(lib.db());
+        int i = 0;
+        for (const auto& name : names(n)) lib.upsert_track(track(name, 1000 + i++));
+        tx.commit();
+    }
+    for (const auto& t : lib.tracks()) lib.store_track(t.id, {result(t, digest)}, {}, true);
+}
+
+/// 200 tracks, 40 fitted, 160 placed in 6 batches (5 of 30, one of 10).
+MapSpec sample_spec() {
+    MapSpec spec;
+    spec.model_id = "musicnn-mtat";
+    spec.fit_sample = 40;
+    spec.transform_batch = 30;
+    return spec;
+}
+
+ProjectionKey key_of(const MapSpec& spec) {
+    return {spec.model_id, spec.source, spec.method, spec.dims, map_params(spec)};
+}
+
+/// What project --place-shard K/N --out-db does.
+fs::path place_shard(const fs::path& library, const fs::path& dir, const MapSpec& spec,
+                     const Shard& shard, bool finish = true, int threads = 1) {
+    Library source(library, OpenMode::read_only);
+    const auto out = dir / ("place-" + std::to_string(shard.index) + "-of-" +
+                            std::to_string(shard.count) + ".db");
+    auto db = open_place_shard_db(source, out, shard);
+    store_placement(db, source, place_map_shard(source, spec, shard, threads));
+    if (finish) mark_place_shard_complete(db);
+    return out;
+}
+
+/// A cached map's points by filename: placement and the coordinates' bits.
+std::map<std::string, std::string> map_points(const fs::path& file, const MapSpec& spec) {
+    Library lib(file, OpenMode::read_only);
+    const auto p = lib.projection(key_of(spec));
+    std::map<std::string, std::string> out;
+    if (!p) return out;
+    for (std::size_t i = 0; i < p->track_ids.size(); ++i) {
+        std::string row = p->transformed[i] ? "transform" : "fit";
+        for (int d = 0; d < spec.dims; ++d)
+            row.append(1, ' ').append(
+                std::to_string(std::bit_cast<std::uint32_t>(p->coords(Eigen::Index(i), d))));
+        out[lib.track(p->track_ids[i])->filename] = row;
+    }
+    return out;
+}
+
+/// Every row of the projection cache, timestamps included.
+std::string dump_maps(const fs::path& file) {
+    Database db(file, OpenMode::read_only);
+    std::string out;
+    auto q = db.prepare(
+        "SELECT j.id, j.params, j.input_digest, j.fitted_rows, j.updated_at, p.track_id, "
+        "p.x, p.y, p.z, p.placement FROM projections j LEFT JOIN projection_points p ON "
+        "p.projection_id = j.id ORDER BY j.id, p.track_id");
+    while (q.step()) {
+        for (int c = 0; c < 10; ++c) out += (q.is_null(c) ? std::string("NULL") : q.text(c)) + ",";
+        out += "\n";
+    }
+    return out;
+}
+
+}  // namespace
+
+TEST(PlaceShards, MergedShardsEqualTheSingleProcessMapBitForBit) {
+    TempDir dir;
+    const auto spec = sample_spec();
+    make_embedded_library(dir / "L.db", 200);
+    fs::copy_file(dir / "L.db", dir / "single.db");
+    {  // The reference: project --fit-sample in one process (two workers).
+        Library single(dir / "single.db", OpenMode::read_write);
+        EXPECT_EQ(update_map(single, spec, false, false, 2).update, MapUpdate::fitted);
+    }
+    const auto reference = map_points(dir / "single.db", spec);
+    ASSERT_EQ(reference.size(), 200u);
+    {  // Why shards are whole batches: the same tracks batched otherwise land elsewhere.
+        Library single(dir / "single.db", OpenMode::read_only);
+        const auto v = single.vectors("musicnn-mtat", Source::embedding);
+        const auto rows = fit_sample_rows(v.track_ids, 40, 42);
+        const RowMatrixF batched = fit_sample_umap(v.rows, rows, {}, 30);
+        EXPECT_FALSE(batched == fit_sample_umap(v.rows, rows, {}, 160));
+        EXPECT_FALSE(batched == fit_sample_umap(v.rows, rows, {}, 20));
+    }
+    {  // Step 1: the sample's fit only.
+        Library lib(dir / "L.db", OpenMode::read_write);
+        const auto r = update_map(lib, spec, false, false, 2, /*fit_only=*/true);
+        EXPECT_EQ(r.update, MapUpdate::fitted);
+        EXPECT_EQ(r.new_points, 160);
+        const auto p = lib.projection(key_of(spec));
+        ASSERT_TRUE(p);
+        EXPECT_EQ(p->track_ids.size(), 40u);
+        EXPECT_EQ(p->fitted_rows, 40);
+        // Asked again, it stays a fit: the other tracks are left to the placement.
+        EXPECT_EQ(update_map(lib, spec, false, false, 2, true).update, MapUpdate::unchanged);
+        EXPECT_EQ(lib.projection(key_of(spec))->track_ids.size(), 40u);
+    }
+    for (int n = 1; n <= 3; ++n) {
+        SCOPED_TRACE("N = " + std::to_string(n));
+        const auto lib = dir / ("L" + std::to_string(n) + ".db");
+        fs::copy_file(dir / "L.db", lib);
+        std::vector<fs::path> shards;
+        for (int k = n - 1; k >= 0; --k)  // any order; one thread or two per task
+            shards.push_back(place_shard(lib, dir.path(), spec, {k, n}, true, 1 + k % 2));
+        {
+            Library s(shards.back(), OpenMode::read_only);
+            EXPECT_EQ(s.info(kPlaceShardKey), "0/" + std::to_string(n));
+            EXPECT_EQ(s.info(kPlaceShardStateKey), "complete");
+        }
+        const auto tallies = merge_shards(lib, shards);
+        std::int64_t added = 0;
+        for (const auto& t : tallies) {
+            EXPECT_TRUE(t.placement);
+            EXPECT_EQ(t.points_unchanged, 0);
+            added += t.points_added;
+        }
+        EXPECT_EQ(added, 160);
+        EXPECT_EQ(map_points(lib, spec), reference);
+        // Merging twice changes nothing; the map is current.
+        const auto before = dump_maps(lib);
+        std::int64_t unchanged = 0;
+        for (const auto& t : merge_shards(lib, shards)) {
+            EXPECT_EQ(t.points_added, 0);
+            unchanged += t.points_unchanged;
+        }
+        EXPECT_EQ(unchanged, 160);
+        EXPECT_EQ(dump_maps(lib), before);
+        Library l(lib, OpenMode::read_write);
+        EXPECT_EQ(update_map(l, spec, false, false, 2).update, MapUpdate::unchanged);
+        EXPECT_EQ(l.integrity_check(), "ok");
+        for (const auto& s : shards) fs::remove(s);
+    }
+    {  // Without shards, the fit's next update places the rest in the same batches.
+        Library lib(dir / "L.db", OpenMode::read_write);
+        EXPECT_EQ(update_map(lib, spec, false, false, 1).update, MapUpdate::placed_new);
+    }
+    EXPECT_EQ(map_points(dir / "L.db", spec), reference);
+}
+
+TEST(PlaceShards, MismatchedIncompleteAndPartialShardsAreRefusedBeforeWriting) {
+    TempDir dir;
+    const auto spec = sample_spec();
+    make_embedded_library(dir / "L.db", 200);
+    {
+        Library lib(dir / "L.db", OpenMode::read_write);
+        update_map(lib, spec, false, false, 2, true);
+    }
+    fs::create_directories(dir / "ok");
+    fs::create_directories(dir / "killed");
+    const auto s0 = place_shard(dir / "L.db", dir / "ok", spec, {0, 2});
+    const auto s1 = place_shard(dir / "L.db", dir / "ok", spec, {1, 2});
+    // A task killed before its last write leaves its shard running.
+    const auto killed = place_shard(dir / "L.db", dir / "killed", spec, {1, 2}, false);
+    const auto before = dump_maps(dir / "L.db");
+    auto message = [&](const fs::path& library, const std::vector<fs::path>& shards) {
+        try {
+            merge_shards(library, shards);
+        } catch (const tagmap::Error& e) {
+            return std::string(e.what());
+        }
+        return std::string("merged");
+    };
+    auto has = [](const std::string& text, const std::string& part) {
+        return text.find(part) != std::string::npos;
+    };
+    auto m = message(dir / "L.db", {s0, killed});
+    EXPECT_TRUE(has(m, "incomplete placement shard (1/2, state 'running')")) << m;
+    m = message(dir / "L.db", {s0});
+    EXPECT_TRUE(has(m, "1/2 not given")) << m;
+    m = message(dir / "L.db", {s0, s0});
+    EXPECT_TRUE(has(m, "both placement shard 0/2")) << m;
+    {  // Other map options: a map of another seed, placed from a copy.
+        fs::copy_file(dir / "L.db", dir / "seed.db");
+        auto other = spec;
+        other.seed = 43;
+        {
+            Library lib(dir / "seed.db", OpenMode::read_write);
+            update_map(lib, other, false, false, 2, true);
+        }
+        fs::create_directories(dir / "seed");
+        const auto a = place_shard(dir / "seed.db", dir / "seed", other, {0, 2});
+        const auto b = place_shard(dir / "seed.db", dir / "seed", other, {1, 2});
+        m = message(dir / "L.db", {a, b});
+        EXPECT_TRUE(has(m, "has no umap 2D map of musicnn-mtat embedding with options")) << m;
+        m = message(dir / "L.db", {a, s1});
+        EXPECT_TRUE(has(m, "placed different maps")) << m;
+    }
+    {  // Another fit of the same map: a fitted track was re-embedded and the map refit.
+        fs::copy_file(dir / "L.db", dir / "refit.db");
+        {
+            Library lib(dir / "refit.db", OpenMode::read_write);
+            const auto p = lib.projection(key_of(spec));
+            auto t = *lib.track(p->track_ids[0]);
+            auto r = result(t);
+            r.embedding[0] += 0.5f;
+            lib.store_track(t.id, {r}, {}, true);
+            update_map(lib, spec, false, true, 2, true);
+        }
+        fs::create_directories(dir / "refit");
+        const auto a = place_shard(dir / "refit.db", dir / "refit", spec, {0, 2});
+        const auto b = place_shard(dir / "refit.db", dir / "refit", spec, {1, 2});
+        m = message(dir / "L.db", {a, b});
+        EXPECT_TRUE(has(m, "is another fit than")) << m;
+        // The stale map is not placed on either: refit first.
+        fs::copy_file(dir / "refit.db", dir / "stale.db");
+        {
+            Library stale(dir / "stale.db", OpenMode::read_write);
+            const auto p = stale.projection(key_of(spec));
+            auto t = *stale.track(p->track_ids[1]);
+            auto r = result(t);
+            r.embedding[1] += 0.25f;
+            stale.store_track(t.id, {r}, {}, true);
+        }
+        Library stale(dir / "stale.db", OpenMode::read_only);
+        try {
+            place_map_shard(stale, spec, {0, 2});
+            ADD_FAILURE() << "placed on a stale fit";
+        } catch (const tagmap::InvalidArgument& e) {
+            EXPECT_TRUE(has(e.what(), "--fit-only --refit")) << e.what();
+        }
+    }
+    {  // Other weights of the model (same vectors, so the same fit digest).
+        make_embedded_library(dir / "weights.db", 200, "digest-b");
+        {
+            Library lib(dir / "weights.db", OpenMode::read_write);
+            update_map(lib, spec, false, false, 2, true);
+        }
+        fs::create_directories(dir / "weights");
+        const auto a = place_shard(dir / "weights.db", dir / "weights", spec, {0, 2});
+        const auto b = place_shard(dir / "weights.db", dir / "weights", spec, {1, 2});
+        m = message(dir / "L.db", {a, b});
+        EXPECT_TRUE(has(m, "placed with other weights of musicnn-mtat")) << m;
+    }
+    // With preprocess shards in the same call.
+    m = message(dir / "L.db", {s0, s1, run_shard(dir / "L.db", dir / "ok", {0, 2})});
+    EXPECT_TRUE(has(m, "merge them in two calls")) << m;
+    EXPECT_EQ(dump_maps(dir / "L.db"), before);  // nothing was written
+
+    {  // A track added (and embedded) since the placement: other batches, refused.
+        fs::copy_file(dir / "L.db", dir / "grown.db");
+        Library lib(dir / "grown.db", OpenMode::read_write);
+        const auto id = lib.upsert_track(track("new/song.mp3", 77));
+        lib.store_track(id, {result(*lib.track(id))}, {}, true);
+    }
+    m = message(dir / "grown.db", {s0, s1});
+    EXPECT_TRUE(has(m, "to place changed since")) << m;
+
+    // A shard file is for one shard; the killed task's rerun completes its shard.
+    {
+        Library source(dir / "L.db", OpenMode::read_only);
+        EXPECT_THROW(open_place_shard_db(source, s0, {1, 2}), tagmap::InvalidArgument);
+        EXPECT_THROW(open_place_shard_db(source, dir / "L.db", {0, 2}), tagmap::InvalidArgument);
+        EXPECT_THROW(open_place_shard_db(source, dir / "ok" / "shard-0.db", {0, 2}),
+                     tagmap::InvalidArgument);
+    }
+    place_shard(dir / "L.db", dir / "killed", spec, {1, 2});
+    const auto t = merge_shards(dir / "L.db", {killed, s0});
+    EXPECT_EQ(t[0].points_added + t[1].points_added, 160);
+    EXPECT_EQ(map_points(dir / "L.db", spec).size(), 200u);
 }

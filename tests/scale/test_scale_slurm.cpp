@@ -3,7 +3,9 @@
 // stops at the end (one_node_slurm.sh; never the system's services). examples/slurm/submit.sh
 // indexes the 13 shared clips once, runs a 4-task preprocess-all array (one shard each,
 // own databases) and a dependent merge-db; the merged library's export must equal a
-// single-process run's byte for byte, and merging again must change nothing. Skipped, with
+// single-process run's byte for byte, and merging again must change nothing. Then the map
+// as array tasks: a fit job on a sample, 3 placement tasks, a final merge-db, whose map
+// must equal a single-process `project --fit-sample` map bit for bit. Skipped, with
 // the reason, where Slurm cannot start (no slurm-wlm/munge, not root). Labelled slow.
 #include <gtest/gtest.h>
 
@@ -12,7 +14,10 @@
 #include <memory>
 #include <thread>
 
+#include <bit>
+
 #include "library.hpp"
+#include "projection_cache.hpp"
 #include "store_test_util.hpp"
 
 using namespace tagmap::store;
@@ -110,6 +115,23 @@ fs::path SlurmCluster::slurm_dir_, SlurmCluster::weights_, SlurmCluster::clips_;
 bool SlurmCluster::started_ = false;
 std::string SlurmCluster::skip_reason_;
 
+/// A cached map's points by filename: placement and the coordinates' bits.
+std::map<std::string, std::string> map_points(const fs::path& file, const MapSpec& spec) {
+    Library lib(file, OpenMode::read_only);
+    const auto p =
+        lib.projection({spec.model_id, spec.source, spec.method, spec.dims, map_params(spec)});
+    std::map<std::string, std::string> out;
+    if (!p) return out;
+    for (std::size_t i = 0; i < p->track_ids.size(); ++i) {
+        std::string row = p->transformed[i] ? "transform" : "fit";
+        for (int d = 0; d < spec.dims; ++d)
+            row.append(1, ' ').append(
+                std::to_string(std::bit_cast<std::uint32_t>(p->coords(Eigen::Index(i), d))));
+        out[lib.track(p->track_ids[i])->filename] = row;
+    }
+    return out;
+}
+
 }  // namespace
 
 TEST_F(SlurmCluster, ArrayOfFourShardsMergesToTheSingleProcessExport) {
@@ -124,8 +146,25 @@ TEST_F(SlurmCluster, ArrayOfFourShardsMergesToTheSingleProcessExport) {
     ASSERT_EQ(r.code, 0) << r.text();
     export_to(single, dir_ / "single-export", false);
     export_to(single, dir_ / "single-export-chunks", true);
+    // The map of 13 tracks fitted on 6, the other 7 placed in batches of 3 (3 batches).
+    const std::vector<std::string> map_args{"--source", "embedding",         "--dims",
+                                            "2",        "--transform-batch", "3"};
+    MapSpec spec;
+    spec.model_id = "musicnn-mtat";
+    spec.fit_sample = 6;
+    spec.transform_batch = 3;
+    {
+        std::vector<std::string> args{"project",      "--db", single.string(), "--method", "umap",
+                                      "--fit-sample", "6"};
+        args.insert(args.end(), map_args.begin(), map_args.end());
+        r = tagmap(args);
+        ASSERT_EQ(r.code, 0) << r.text();
+    }
+    const auto single_map = map_points(single, spec);
+    ASSERT_EQ(single_map.size(), 13u);
 
-    // The cluster run: index job, 4 array tasks of 1 CPU (2 at a time), merge job.
+    // The cluster run: index job, 4 array tasks of 1 CPU (2 at a time), merge job; then the
+    // map: fit job, 3 placement tasks of 1 CPU, final merge job.
     const auto db = dir_ / "cluster.db", shards = dir_ / "shards";
     ::setenv("TAGMAP", tagmap::test::binary("tagmap").c_str(), 1);
     ::setenv("TAGMAP_DB", db.c_str(), 1);
@@ -134,16 +173,27 @@ TEST_F(SlurmCluster, ArrayOfFourShardsMergesToTheSingleProcessExport) {
     ::setenv("TAGMAP_SHARD_DIR", shards.c_str(), 1);
     ::setenv("TAGMAP_SHARDS", "4", 1);
     ::setenv("TAGMAP_SHARD_CPUS", "1", 1);
+    ::setenv("TAGMAP_FIT_SAMPLE", "6", 1);
+    ::setenv("TAGMAP_PLACE_TASKS", "3", 1);
+    ::setenv("TAGMAP_PLACE_CPUS", "1", 1);
+    ::setenv("TAGMAP_MAP_ARGS", "--source embedding --dims 2 --transform-batch 3", 1);
     r = run_program(dir_.path(), "/bin/bash", {(kSource / "examples/slurm/submit.sh").string()});
     ASSERT_EQ(r.code, 0) << r.text();
-    const auto merge_job = r.out.substr(0, r.out.find('\n'));
-    ASSERT_FALSE(merge_job.empty()) << r.text();
-    const auto state = wait_job(merge_job, 300);
+    const auto last_job = r.out.substr(0, r.out.find('\n'));
+    ASSERT_FALSE(last_job.empty()) << r.text();
+    const auto state = wait_job(last_job, 420);
     std::string logs;
     for (const auto& [name, bytes] : tree(shards))
         if (name.ends_with(".out")) logs += "--- " + name + "\n" + bytes;
     ASSERT_EQ(state, "COMPLETED") << logs;
     EXPECT_TRUE(contains(logs, "(shard 3/4)")) << logs;
+    EXPECT_TRUE(contains(logs, "musicnn-mtat embedding umap 2D: fitted (13 points, 7 new)"))
+        << logs;
+    EXPECT_TRUE(contains(logs, "shard 2/3 placed 1 of 7 track(s) (1 of 3 batch(es))")) << logs;
+    EXPECT_TRUE(contains(logs, "(placement shard 2/3): 1 point(s) placed, 0 unchanged")) << logs;
+
+    // The map placed by the array is the single-process map, bit for bit.
+    EXPECT_EQ(map_points(db, spec), single_map);
 
     // Each shard was one task's own database, complete, with only its tracks.
     std::int64_t shard_tracks = 0;
@@ -173,4 +223,11 @@ TEST_F(SlurmCluster, ArrayOfFourShardsMergesToTheSingleProcessExport) {
     EXPECT_TRUE(contains(r.out, "musicnn-mtat: 0 embedded, 0 failed, 13 up to date")) << r.out;
     export_to(db, dir_ / "export-again", false);
     EXPECT_TRUE(same_tree(dir_ / "export-again", dir_ / "single-export"));
+    args = {"merge-db", db.string()};
+    for (int k = 0; k < 3; ++k)
+        args.push_back((shards / ("place-" + std::to_string(k) + ".db")).string());
+    r = tagmap(args);
+    ASSERT_EQ(r.code, 0) << r.text();
+    EXPECT_TRUE(contains(r.out, "(placement shard 0/3): 0 point(s) placed, 3 unchanged")) << r.out;
+    EXPECT_EQ(map_points(db, spec), single_map);
 }

@@ -8,7 +8,9 @@
 
 #include <algorithm>
 #include <atomic>
+#include <cctype>
 #include <chrono>
+#include <cstdio>
 #include <cstring>
 #include <fstream>
 #include <random>
@@ -612,6 +614,91 @@ TEST_F(ServerTest, Search) {
     expect_error("/api/v1/search?q=a&limit=0", 400);
     expect_error("/api/v1/search?q=a&limit=5000", 400);
     expect_error("/api/v1/search?q=" + std::string(300, 'a'), 400);
+}
+
+namespace {
+std::string lowered(std::string s) {
+    for (auto& c : s) c = char(std::tolower(static_cast<unsigned char>(c)));
+    return s;
+}
+}  // namespace
+
+// The order and the limit of search, recomputed here from the track list: first the tracks
+// whose filename, title, artist, album, file genre or label contains the query (ASCII
+// case-insensitive, no wildcards), by filename; then those that match only by a top-3 tag
+// of the model, by filename; the first `limit` of that. The same through HTTP, through
+// Library::search with and without the snapshot (search_index), and without a model (no
+// tag matches).
+TEST_F(ServerTest, SearchOrderLimitAndModel) {
+    const auto all = get_json("/api/v1/tracks?limit=100")["tracks"];
+    ASSERT_EQ(all.size(), 4u);
+    auto expected = [&](const std::string& q, int limit, bool with_tags) {
+        const auto needle = lowered(q);
+        std::vector<std::pair<std::string, std::int64_t>> fields, tag_only;
+        for (const auto& t : all) {
+            bool field = false;
+            for (const char* k : {"filename", "title", "artist", "album", "file_genre", "label"})
+                field =
+                    field || (t[k].is_string() &&
+                              lowered(t[k].get<std::string>()).find(needle) != std::string::npos);
+            bool tag = false;
+            for (const auto& x : t["top_tags"])
+                tag = tag || lowered(x["tag"].get<std::string>()).find(needle) != std::string::npos;
+            const std::pair key{t["filename"].get<std::string>(), t["id"].get<std::int64_t>()};
+            if (field)
+                fields.push_back(key);
+            else if (tag && with_tags)
+                tag_only.push_back(key);
+        }
+        std::sort(fields.begin(), fields.end());
+        std::sort(tag_only.begin(), tag_only.end());
+        fields.insert(fields.end(), tag_only.begin(), tag_only.end());
+        std::vector<std::int64_t> ids;
+        for (const auto& f : fields)
+            if (int(ids.size()) < limit) ids.push_back(f.second);
+        return ids;
+    };
+    std::vector<std::string> queries = {"HEDGEWARS",         "mp3", "/", ".", "e", "%", "_", "a%",
+                                        "zzzz-no-such-thing"};
+    for (const auto& t : all)  // every top tag: queries with tag-only matches
+        for (const auto& x : t["top_tags"]) queries.push_back(x["tag"].get<std::string>());
+    // The server's in-memory snapshot (which HTTP search uses once built): wait for it.
+    get_json("/api/v1/search?q=x");
+    for (int i = 0; i < 600 && server_->stats().details_builds < 1; ++i)
+        std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    EXPECT_GE(server_->stats().details_builds, 1);
+    tagmap::store::Library lib(db_, tagmap::store::OpenMode::read_only);
+    const auto index = lib.search_index("musicnn-mtat");
+    int tag_only_seen = 0;
+    for (const auto& q : queries)
+        for (const int limit : {1, 2, 3, 10}) {
+            const auto want = expected(q, limit, true);
+            std::string path =
+                "/api/v1/search?model=musicnn-mtat&limit=" + std::to_string(limit) + "&q=";
+            for (const unsigned char c : q) {  // percent-encoded
+                char hex[4];
+                std::snprintf(hex, sizeof hex, "%%%02X", c);
+                path += hex;
+            }
+            const auto j = get_json(path);
+            std::vector<std::int64_t> got;
+            for (const auto& t : j["results"]) got.push_back(t["id"].get<std::int64_t>());
+            EXPECT_EQ(got, want) << "HTTP, q=" << q << " limit=" << limit;
+            EXPECT_EQ(j["count"], want.size()) << q;
+            for (const auto* tags :
+                 {static_cast<const tagmap::store::SearchIndex*>(nullptr), &index}) {
+                std::vector<std::int64_t> lib_ids;
+                for (const auto& t : lib.search(q, "musicnn-mtat", limit, tags))
+                    lib_ids.push_back(t.id);
+                EXPECT_EQ(lib_ids, want) << "Library, q=" << q << " limit=" << limit
+                                         << (tags ? " (tag index)" : " (taggram scan)");
+            }
+            std::vector<std::int64_t> no_model;
+            for (const auto& t : lib.search(q, "", limit)) no_model.push_back(t.id);
+            EXPECT_EQ(no_model, expected(q, limit, false)) << "no model, q=" << q;
+            if (expected(q, 10, true).size() > expected(q, 10, false).size()) ++tag_only_seen;
+        }
+    EXPECT_GT(tag_only_seen, 0) << "no query had tag-only matches: the tag part went untested";
 }
 
 TEST_F(ServerTest, GenreSimilarity) {

@@ -94,6 +94,17 @@ test('beat columns keep each column\'s peak', () => {
   assert.deepEqual(Array.from(act).map((v) => Math.round(v * 100) / 100), [0.93, 0.05, 0.61]);
 });
 
+test('beat scale: the peak rounded up to 1, 2, 2.5 or 5 x 10^k, within [0.01, 1]', () => {
+  const scale = (peak) => curves.beatScale(Float32Array.from([0, peak / 3, peak, peak / 2]));
+  for (const [peak, want] of [[0.93, 1], [1, 1], [3, 1], [0.5, 0.5], [0.41, 0.5], [0.25, 0.25], [0.21, 0.25],
+    [0.2, 0.2], [0.13, 0.2], [0.1, 0.1], [0.07, 0.1], [0.031, 0.05], [0.012, 0.02], [0.004, 0.01], [0, 0.01]])
+    assert.ok(Math.abs(scale(peak) - want) < 1e-12, `peak ${peak}: scale ${scale(peak)}, want ${want}`);
+  assert.equal(curves.beatScale(new Float32Array(0)), curves.MIN_BEAT_SCALE);
+  assert.equal(curves.beatScale(Float32Array.from([NaN, 0.3])), 0.5);
+  // The peak always fits: drawn at or below the top.
+  for (let peak = 0.011; peak < 1; peak *= 1.37) assert.ok(scale(peak) >= peak && scale(peak) <= 2.5 * peak, `${peak}`);
+});
+
 test('drawing: pitch strokes at the right height and opacity, beats as one area, playhead', () => {
   const cols = { midi: Float32Array.from([60, NaN, 72]), conf: Float32Array.from([0.9, 0, 0.2]) };
   const ctx = recorder();
@@ -114,6 +125,11 @@ test('drawing: pitch strokes at the right height and opacity, beats as one area,
   const pts = b.calls.filter((c) => c.name === 'lineTo').map((c) => c.args[1]);
   assert.deepEqual(pts, [40, 0, 20, 0, 40], 'activation 1 at the top, clipped at 1, back to the baseline');
   assert.equal(b.calls.filter((c) => c.name === 'fill').length, 1);
+
+  // Autoscaled: on an axis of 0..0.25 an activation of 0.125 is drawn half-way up.
+  const w = recorder();
+  curves.drawBeats(w, Float32Array.from([0, 0.125, 0.25, 0.5]), 4, 40, 0.25);
+  assert.deepEqual(w.calls.filter((c) => c.name === 'lineTo').map((c) => c.args[1]), [40, 20, 0, 0, 40]);
 
   const p = recorder();
   curves.drawPlayhead(p, curves.timeToX(2.5, 10, 400), 30);

@@ -221,6 +221,66 @@ async function main() {
     return `${info.ink} ink pixels`;
   });
 
+  await check('2D points are round: each sprite as wide as tall, in pixels', async () => checkRoundSprites('map-2d-sprites.png'));
+
+  /**
+   * The drawn size of a point's sprite in pixels: the run of non-background pixels through
+   * its centre, across and down, in a screenshot of the map (so a sprite stretched by the
+   * projection or by a canvas whose drawing buffer lags its CSS size shows up).
+   */
+  async function spriteSize(png, p) {
+    const rect = await page.evaluate(() => window.tagmap.canvasRect());
+    return page.evaluate(async ({ b64, x, y }) => {
+      const img = new Image();
+      img.src = `data:image/png;base64,${b64}`;
+      await img.decode();
+      const c = document.createElement('canvas');
+      c.width = img.width;
+      c.height = img.height;
+      const g = c.getContext('2d', { willReadFrequently: true });
+      g.drawImage(img, 0, 0);
+      const d = g.getImageData(0, 0, c.width, c.height).data;
+      const cx = Math.round(x), cy = Math.round(y);
+      // The sprite's own colour (that of its centre): lines or marks that touch it do not count.
+      const k0 = (cy * c.width + cx) * 4, c0 = [d[k0], d[k0 + 1], d[k0 + 2]];
+      const ink = (i, j) => {
+        const k = (j * c.width + i) * 4;
+        return Math.max(255 - d[k], 255 - d[k + 1], 255 - d[k + 2]) > 60 &&
+          Math.max(Math.abs(d[k] - c0[0]), Math.abs(d[k + 1] - c0[1]), Math.abs(d[k + 2] - c0[2])) <= 48;
+      };
+      let l = cx, r = cx, t = cy, b = cy;
+      while (l > 0 && ink(l - 1, cy)) --l;
+      while (r < c.width - 1 && ink(r + 1, cy)) ++r;
+      while (t > 0 && ink(cx, t - 1)) --t;
+      while (b < c.height - 1 && ink(cx, b + 1)) ++b;
+      return { width: r - l + 1, height: b - t + 1, inked: ink(cx, cy) };
+    }, { b64: png.toString('base64'), x: p.x - rect.left, y: p.y - rect.top });
+  }
+  /** Every isolated point's sprite in a fresh screenshot is as wide as it is tall. */
+  async function checkRoundSprites(name) {
+    const png = await shot(name);
+    const ids = Object.keys(await page.evaluate(() => window.tagmap.allPositions())).map(Number);
+    const scr = await page.evaluate((ids) => ids.map((id) => ({ id, ...window.tagmap.screenOf(id) })), ids);
+    // Isolated ones only: the runs through a point must not reach into a neighbour.
+    const radius = await page.evaluate(() => window.tagmap.pointRadius());
+    // (Not the selected or playing track: its ring and chunk markers are drawn over it.)
+    const busy = await page.evaluate(() => [window.tagmap.state.track, window.tagmap.playing]);
+    const alone = scr.filter((p) => !busy.includes(p.id) && scr.every((q) => q === p || Math.hypot(q.x - p.x, q.y - p.y) > 4 * radius + 4));
+    assert(alone.length > 0, 'no isolated point to measure');
+    const sizes = [];
+    for (const p of alone) {
+      const s = await spriteSize(png, p);
+      assert(s.inked, `track ${p.id}: nothing drawn at its centre`);
+      // A line drawn through the centre (3D's box edges, a chunk path) hides the sprite's
+      // colour there: such a point cannot be measured.
+      if (Math.min(s.width, s.height) < 1.5 * radius) continue;
+      assert(Math.abs(s.width - s.height) <= 1, `track ${p.id}: sprite ${s.width} x ${s.height} px`);
+      sizes.push(`${s.width}x${s.height}`);
+    }
+    assert(sizes.length > 0, 'every isolated point had a line through it');
+    return sizes.join(' ');
+  }
+
   // The most isolated point (so the hover cannot hit a neighbour).
   const isolated = () => pts2d.map((p) => ({ p, d: Math.min(...pts2d.filter((q) => q !== p).map((q) => Math.hypot(q.x - p.x, q.y - p.y))) }))
     .sort((a, b) => b.d - a.d)[0].p;
@@ -243,7 +303,9 @@ async function main() {
     return t.name;
   });
 
+  let sizeBeforeCurves = null;
   await check('clicking plays the track (audio playing, currentTime advances), neighbours listed', async () => {
+    sizeBeforeCurves = await page.evaluate(() => window.tagmap.canvasSize());
     await page.mouse.click(target.x, target.y);
     await page.waitForFunction(() => { const a = document.querySelector('#audio'); return !a.paused && a.currentTime > 0.2; }, null, { timeout: 15000 });
     const t1 = await page.evaluate(() => document.querySelector('#audio').currentTime);
@@ -321,8 +383,15 @@ async function main() {
       assert(s2.t > s1.t + 0.3, `currentTime ${s1.t} -> ${s2.t}`);
       assert(near(s2.x, (s2.t / s2.d) * s2.w, 0.02 * s2.w), `playhead at ${s2.x} of ${s2.w} for ${s2.t} / ${s2.d} s`);
       assert(s2.x > s1.x, `playhead ${s1.x} -> ${s2.x}`);
+      // The curves overlay the map: it kept its size (no layout shift, no stretched frame).
+      const size = await page.evaluate(() => window.tagmap.canvasSize());
+      assert(JSON.stringify(size) === JSON.stringify(sizeBeforeCurves), `map canvas ${JSON.stringify(sizeBeforeCurves)} -> ${JSON.stringify(size)} with the curves shown`);
+      const scale = info['madmom-beats'].scale;
+      assert(scale >= b.peak && scale <= 2.5 * Math.max(b.peak, 0.01), `beat axis 0..${scale} for a peak of ${b.peak}`);
+      assert((await page.locator('#beats-scale').textContent()).includes(String(+scale.toPrecision(2))), 'the beat axis is labelled');
       await shot('map-2d-curves.png');
-      return `${p.frames} pitch frames, ${p.voiced} voiced columns, beat peak ${b.peak.toFixed(2)}`;
+      const round = await checkRoundSprites('map-2d-curves-sprites.png');
+      return `${p.frames} pitch frames, ${p.voiced} voiced columns, beat peak ${b.peak.toFixed(2)} on 0..${scale}, canvas ${size.width}x${size.height} kept, sprites ${round}`;
     });
   }
 
@@ -358,6 +427,7 @@ async function main() {
   await switchCheck('source', () => page.selectOption('#sel-source', 'taggram'), 'map-2d-taggram.png');
   await switchCheck('method', () => page.selectOption('#sel-method', 'tsne'), 'map-2d-tsne.png');
   await switchCheck('dims (3D orbit view)', () => page.click('#btn-3d'), 'map-3d.png');
+  await check('3D points are round too', async () => checkRoundSprites('map-3d-sprites.png'));
   if (otherModel) await switchCheck('model', () => page.selectOption('#sel-model', otherModel), 'map-3d-model2.png');
 
   await check('colour modes: top tag, one tag score, clusters (legend, labels)', async () => {
@@ -416,7 +486,11 @@ async function main() {
     const c = await page.evaluate((id) => ({ s: window.tagmap.screenOf(id), r: window.tagmap.canvasRect() }), far);
     assert(near(c.s.x, c.r.left + c.r.width / 2, 2) && near(c.s.y, c.r.top + c.r.height / 2, 2),
       `track ${far} at (${c.s.x}, ${c.s.y}), canvas centre (${c.r.left + c.r.width / 2}, ${c.r.top + c.r.height / 2})`);
-    return `"${q}" -> ${t.name}`;
+    // With context: the found point's neighbours stay in view (up to 50 of them: here all).
+    const visible = await page.evaluate(() => window.tagmap.visibleCount());
+    const n = await page.evaluate(() => window.tagmap.count);
+    assert(visible >= Math.min(n, 50), `${visible} of ${n} points in view after the flight`);
+    return `"${q}" -> ${t.name}, ${visible} points in view`;
   });
 
   await check('lasso (2D) selects the enclosed points; M3U and CSV downloads list them', async () => {

@@ -150,3 +150,54 @@ test('large maps: merging point sets keeps the first indices and each id once', 
   const nan = core.assignToCentroids(new Float32Array([NaN, 0, 0]), 1, [[0, 0]], 2);
   assert.deepEqual(Array.from(nan), [-1]);
 });
+
+test('fly-to zoom: the k nearest points fill the view, not one point', () => {
+  const rand = core.mulberry32(3);
+  for (const dims of [2, 3]) {
+    const n = 2000, pos = new Float32Array(n * 3);
+    for (let j = 0; j < n * 3; ++j) pos[j] = (j % 3 === 2 && dims === 2) ? 0 : rand() * 40 - 20;
+    pos[7 * 3 + 2] = dims === 2 ? 0 : pos[7 * 3 + 2];
+    const opts = { dims, k: 50, width: 1000, height: 600, fill: 0.8, extent: 40 };
+    const z = core.contextZoom(pos, n, 7, opts);
+    // At zoom z, one map unit is 2^z px: the circle of 0.8 x 300 px around the point holds
+    // exactly its 50 nearest (the 50th on its edge).
+    const px = (j) => Math.hypot(...[0, 1, 2].slice(0, dims).map((d) => pos[j * 3 + d] - pos[7 * 3 + d])) * 2 ** z;
+    const inside = (tol) => Array.from({ length: n }, (_, j) => j).filter((j) => j !== 7 && px(j) <= 240 + tol).length;
+    assert.equal(inside(1e-6 * 240), 50, `${dims}D`);
+    assert.equal(inside(-1e-6 * 240), 49, `${dims}D`);
+  }
+  // Fewer points than k: all of them; non-finite ones are left out.
+  const few = new Float32Array([0, 0, 0, 3, 4, 0, 1, 0, 0, NaN, 0, 0]);
+  assert.ok(Math.abs(core.contextZoom(few, 4, 0, { k: 50, width: 100, height: 100, fill: 1 }) - Math.log2(50 / 5)) < 1e-12);
+  // Every point on the same spot: 1/200 of the extent stands in for the radius.
+  const same = new Float32Array(30).fill(2);
+  assert.ok(Math.abs(core.contextZoom(same, 10, 3, { k: 5, width: 400, height: 400, fill: 1, extent: 10 }) - Math.log2(200 / 0.05)) < 1e-12);
+});
+
+test('large maps: a refinement fades out over the ring around the view', () => {
+  // 40,000 points in a stratified order over [-2, 3]^2 (a jittered grid, cells in random
+  // order, as the LOD order would give them): the view is [0, 1]^2, the ring 0.25 wide.
+  const rand = core.mulberry32(11), side = 200, n = side * side;
+  const cells = Array.from({ length: n }, (_, c) => c);
+  for (let c = n - 1; c > 0; --c) { const j = Math.floor(rand() * (c + 1)); [cells[c], cells[j]] = [cells[j], cells[c]]; }
+  const coords = new Float32Array(2 * n);
+  cells.forEach((c, i) => { coords[2 * i] = -2 + 5 * ((c % side) + rand()) / side; coords[2 * i + 1] = -2 + 5 * (Math.floor(c / side) + rand()) / side; });
+  const keep = new Set(core.refineFade(coords, n, [0, 0, 1, 1], 0.25));
+  const band = (lo, hi) => {   // points at distance t in [lo, hi) outside the view: kept / all
+    let all = 0, kept = 0;
+    for (let i = 0; i < n; ++i) {
+      const x = coords[2 * i], y = coords[2 * i + 1];
+      const t = Math.max(x < 0 ? -x / 0.25 : x > 1 ? (x - 1) / 0.25 : 0, y < 0 ? -y / 0.25 : y > 1 ? (y - 1) / 0.25 : 0);
+      if (t >= lo && t < hi) { ++all; if (keep.has(i)) ++kept; }
+    }
+    return kept / all;
+  };
+  assert.equal(band(0, 1e-9), 1, 'everything inside the view');
+  assert.equal(band(1, Infinity), 0, 'nothing beyond the ring');
+  // Linear in between: the share at t is about 1 - t.
+  for (const t of [0.1, 0.3, 0.5, 0.7, 0.9]) {
+    const share = band(t - 0.05, t + 0.05);
+    assert.ok(Math.abs(share - (1 - t)) < 0.05, `t ${t}: ${share}`);
+  }
+  assert.deepEqual(core.refineFade(new Float32Array([NaN, 0, 0.5, 0.5]), 2, [0, 0, 1, 1]), [1]);
+});

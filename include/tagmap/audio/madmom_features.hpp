@@ -169,65 +169,124 @@ class MadmomBeatFeatures {
     std::vector<float> compute(std::span<const std::int16_t> signal) {
         const std::size_t T = frames(signal.size());
         std::vector<float> out(T * columns_);
-        std::vector<float> mag;
-        for (Size& z : sizes_) {
-            const std::size_t n = z.n, bins = n / 2, bands = z.filters.size();
-            mag.resize(bins);
-            for (std::size_t t = 0; t < T; ++t) {
-                const auto start = static_cast<std::ptrdiff_t>(t * hop) - std::ptrdiff_t(n / 2);
-                for (std::size_t i = 0; i < n; ++i) {
-                    const std::ptrdiff_t k = start + std::ptrdiff_t(i);
-                    const double x = k >= 0 && std::size_t(k) < signal.size()
-                                         ? double(signal[std::size_t(k)])
-                                         : 0.0;
-                    z.in[i] = x * z.window[i];
-                }
-                z.plan.execute(z.in.data(), z.out.data());
-                for (std::size_t k = 0; k < bins; ++k) {
-                    // stored as complex64, then abs() in float32
-                    const std::complex<float> c(static_cast<float>(z.out[k].real()),
-                                                static_cast<float>(z.out[k].imag()));
-                    mag[k] = std::hypot(c.real(), c.imag());
-                }
-                float* row = out.data() + t * columns_ + z.column;
-                for (std::size_t b = 0; b < bands; ++b) {
-                    const TriangularFilter& f = z.filters[b];
-                    double acc = 0;
-                    for (std::size_t i = 0; i < f.weights.size(); ++i)
-                        acc += double(mag[f.start + i]) * double(f.weights[i]);
-                    row[b] = std::log10(static_cast<float>(acc) + 1.0f);
-                }
-            }
-            // positive difference with lag d; zero for the first d frames
-            for (std::size_t t = 0; t < T; ++t) {
-                float* row = out.data() + t * columns_ + z.column;
-                for (std::size_t b = 0; b < bands; ++b) {
-                    float d = 0.0f;
-                    if (t >= z.diff) {
-                        d = row[b] - out[(t - z.diff) * columns_ + z.column + b];
-                        if (!(d > 0.0f)) d = 0.0f;
-                    }
-                    row[bands + b] = d;
-                }
-            }
-        }
+        for (std::size_t t = 0; t < T; ++t) compute_row(signal, 0, signal.size(), t, out);
         return out;
     }
+
+    /// The same rows from a signal given in blocks: begin(), push() blocks, finish().
+    /// Only the samples of the frames not yet computed are kept (4096 + a block), so a
+    /// stream costs its T x columns() output and no copy of the signal. `expected_samples`
+    /// (0: unknown) reserves the output once instead of growing it.
+    void begin(std::size_t expected_samples = 0) {
+        window_.clear();
+        window_start_ = seen_ = next_frame_ = 0;
+        rows_.clear();
+        rows_.shrink_to_fit();
+        // A little over the hint: a resampled length can differ from the header's by a few
+        // samples, and growing past the reservation would copy the whole block.
+        if (expected_samples > 0) rows_.reserve((frames(expected_samples) + 16) * columns_);
+        streaming_ = true;
+    }
+
+    void push(std::span<const std::int16_t> samples) {
+        if (!streaming_) throw InvalidArgument("madmom features: push() before begin()");
+        window_.insert(window_.end(), samples.begin(), samples.end());
+        seen_ += samples.size();
+        // Frame t is complete once sample 441 t + 2047 (the largest frame's last) is in.
+        const std::size_t half = frame_sizes.back() / 2;
+        run_rows(seen_ >= half ? (seen_ - half) / hop + 1 : 0);
+    }
+
+    std::vector<float> finish() {
+        if (!streaming_) throw InvalidArgument("madmom features: finish() before begin()");
+        run_rows(frames(seen_));
+        streaming_ = false;
+        window_ = {};
+        return std::move(rows_);
+    }
+
+    /// Samples pushed since begin().
+    std::size_t samples_seen() const { return seen_; }
 
     /// Float samples in [-1, 1) as madmom's ffmpeg path turns them into int16 (scaled by
     /// 32768, rounded to nearest, clipped): the input compute() expects.
     static std::vector<std::int16_t> to_int16(std::span<const float> samples) {
         std::vector<std::int16_t> out(samples.size());
-        for (std::size_t i = 0; i < samples.size(); ++i) {
-            const float v = std::nearbyint(samples[i] * 32768.0f);
-            if (!std::isfinite(samples[i]))
-                throw AudioError("madmom features: sample " + std::to_string(i) + " is not finite");
-            out[i] = static_cast<std::int16_t>(std::clamp(v, -32768.0f, 32767.0f));
-        }
+        to_int16(samples, out, 0);
         return out;
     }
 
+    /// The same into `out` (samples.size() values); `first` numbers the samples in the
+    /// error message (their position in the whole signal).
+    static void to_int16(std::span<const float> samples, std::span<std::int16_t> out,
+                         std::size_t first) {
+        for (std::size_t i = 0; i < samples.size(); ++i) {
+            const float v = std::nearbyint(samples[i] * 32768.0f);
+            if (!std::isfinite(samples[i]))
+                throw AudioError("madmom features: sample " + std::to_string(first + i) +
+                                 " is not finite");
+            out[i] = static_cast<std::int16_t>(std::clamp(v, -32768.0f, 32767.0f));
+        }
+    }
+
   private:
+    /// Row t of the features into out (rows of columns_; the rows before t are already
+    /// there, for the positive difference). `signal` holds samples first .. of a signal
+    /// of `signal_size` samples, every sample of frame t that exists among them.
+    void compute_row(std::span<const std::int16_t> signal, std::size_t first,
+                     std::size_t signal_size, std::size_t t, std::span<float> out) {
+        for (Size& z : sizes_) {
+            const std::size_t n = z.n, bins = n / 2, bands = z.filters.size();
+            mag_.resize(bins);
+            const auto start = static_cast<std::ptrdiff_t>(t * hop) - std::ptrdiff_t(n / 2);
+            for (std::size_t i = 0; i < n; ++i) {
+                const std::ptrdiff_t k = start + std::ptrdiff_t(i);
+                const double x = k >= 0 && std::size_t(k) < signal_size
+                                     ? double(signal[std::size_t(k) - first])
+                                     : 0.0;
+                z.in[i] = x * z.window[i];
+            }
+            z.plan.execute(z.in.data(), z.out.data());
+            for (std::size_t k = 0; k < bins; ++k) {
+                // stored as complex64, then abs() in float32
+                const std::complex<float> c(static_cast<float>(z.out[k].real()),
+                                            static_cast<float>(z.out[k].imag()));
+                mag_[k] = std::hypot(c.real(), c.imag());
+            }
+            float* row = out.data() + t * columns_ + z.column;
+            for (std::size_t b = 0; b < bands; ++b) {
+                const TriangularFilter& f = z.filters[b];
+                double acc = 0;
+                for (std::size_t i = 0; i < f.weights.size(); ++i)
+                    acc += double(mag_[f.start + i]) * double(f.weights[i]);
+                row[b] = std::log10(static_cast<float>(acc) + 1.0f);
+            }
+            // positive difference with lag d; zero for the first d frames
+            for (std::size_t b = 0; b < bands; ++b) {
+                float d = 0.0f;
+                if (t >= z.diff) {
+                    d = row[b] - out[(t - z.diff) * columns_ + z.column + b];
+                    if (!(d > 0.0f)) d = 0.0f;
+                }
+                row[bands + b] = d;
+            }
+        }
+    }
+
+    /// Streaming: rows next_frame_ .. end - 1, then drops the samples no later row needs.
+    void run_rows(std::size_t end) {
+        if (end > next_frame_) rows_.resize(end * columns_);
+        for (; next_frame_ < end; ++next_frame_)
+            compute_row(window_, window_start_, seen_, next_frame_, rows_);
+        const std::size_t half = frame_sizes.back() / 2;
+        const std::size_t keep_from = next_frame_ * hop > half ? next_frame_ * hop - half : 0;
+        const std::size_t drop = std::min(keep_from, seen_) - window_start_;
+        if (drop >= 65536 || drop == window_.size()) {
+            window_.erase(window_.begin(), window_.begin() + std::ptrdiff_t(drop));
+            window_start_ += drop;
+        }
+    }
+
     struct Size {
         std::size_t n = 0, diff = 1, column = 0;
         std::vector<double> window;
@@ -238,6 +297,12 @@ class MadmomBeatFeatures {
     };
     std::array<Size, 3> sizes_;
     std::size_t columns_ = 0;
+    std::vector<float> mag_;
+    // Streaming state (begin .. finish).
+    bool streaming_ = false;
+    std::vector<std::int16_t> window_;  // samples window_start_ .. seen_ - 1
+    std::size_t window_start_ = 0, seen_ = 0, next_frame_ = 0;
+    std::vector<float> rows_;
 };
 
 }  // namespace tagmap::audio

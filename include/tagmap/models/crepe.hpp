@@ -10,6 +10,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstddef>
+#include <optional>
 #include <span>
 #include <string>
 #include <vector>
@@ -51,14 +52,19 @@ constexpr std::size_t frame_count(std::size_t n, bool center = true) {
 
 /// Frame `index` of `samples` (centred or not), normalised on its own: mean 0 and
 /// population standard deviation 1, the deviation clipped below at 1e-8 (crepe.core).
-inline void normalized_frame(std::span<const float> samples, std::size_t index, bool center,
+/// The same from a window of the signal: `window` holds samples window_start ..
+/// window_start + window.size() - 1 of a signal of `signal_size` samples, covering every
+/// sample of the frame that exists (how a stream frames without keeping the signal).
+inline void normalized_frame(std::span<const float> window, std::size_t window_start,
+                             std::size_t signal_size, std::size_t index, bool center,
                              std::span<float, frame_size> out) {
     const std::ptrdiff_t start =
         static_cast<std::ptrdiff_t>(index * hop) - (center ? std::ptrdiff_t(frame_size / 2) : 0);
     double sum = 0.0;
     for (std::size_t i = 0; i < frame_size; ++i) {
         const std::ptrdiff_t s = start + std::ptrdiff_t(i);
-        out[i] = s >= 0 && s < std::ptrdiff_t(samples.size()) ? samples[std::size_t(s)] : 0.0f;
+        out[i] = s >= 0 && s < std::ptrdiff_t(signal_size) ? window[std::size_t(s) - window_start]
+                                                           : 0.0f;
         sum += out[i];
     }
     const double mean = sum / double(frame_size);
@@ -66,6 +72,11 @@ inline void normalized_frame(std::span<const float> samples, std::size_t index, 
     for (float v : out) squares += (v - mean) * (v - mean);
     const double scale = 1.0 / std::max(std::sqrt(squares / double(frame_size)), 1e-8);
     for (float& v : out) v = static_cast<float>((v - mean) * scale);
+}
+
+inline void normalized_frame(std::span<const float> samples, std::size_t index, bool center,
+                             std::span<float, frame_size> out) {
+    normalized_frame(samples, 0, samples.size(), index, center, out);
 }
 }  // namespace crepe
 
@@ -221,10 +232,87 @@ class CrepePitch {
         const auto act = network_.activations(samples);
         return crepe::decode(act, act.size() / crepe::n_bins, viterbi);
     }
+
+    /// The same rows as run() on the concatenated blocks, without keeping the signal or
+    /// the activations: begin(), push() blocks, finish(). Memory: a frame's samples, a
+    /// batch of frames and the decoder's undecided frames (crepe::DecodeStream).
+    void begin(std::size_t /*expected_samples*/ = 0) {
+        window_.clear();
+        window_start_ = 0;
+        seen_ = 0;
+        next_frame_ = 0;
+        decoder_.emplace(viterbi);
+        streaming_ = true;
+    }
+
+    void push(std::span<const float> samples) {
+        if (!streaming_) throw InvalidArgument("crepe: push() before begin()");
+        for (std::size_t i = 0; i < samples.size(); ++i)
+            if (!std::isfinite(samples[i]))
+                throw AudioError("crepe: sample " + std::to_string(seen_ + i) + " is not finite");
+        window_.insert(window_.end(), samples.begin(), samples.end());
+        seen_ += samples.size();
+        // Frame f is complete once its last sample, f * hop + 511, has arrived.
+        std::size_t complete = 0;
+        if (seen_ >= crepe::frame_size / 2)
+            complete = (seen_ - crepe::frame_size / 2) / crepe::hop + 1;
+        run_frames(complete, seen_);
+    }
+
+    std::vector<float> finish() {
+        if (!streaming_) throw InvalidArgument("crepe: finish() before begin()");
+        run_frames(crepe::frame_count(seen_), seen_);
+        streaming_ = false;
+        window_ = {};
+        frames_ = {};
+        activations_ = {};
+        auto out = decoder_->finish();
+        decoder_.reset();
+        return out;
+    }
+
     Crepe<Capacity, Batch>& network() { return network_; }
 
   private:
+    static constexpr std::size_t stream_batch = 32;  // frames per network call
+
+    /// Frames next_frame_ .. end - 1 through the network and the decoder; then drops the
+    /// samples no later frame needs.
+    void run_frames(std::size_t end, std::size_t signal_size) {
+        frames_.resize(stream_batch * crepe::frame_size);
+        activations_.resize(stream_batch * crepe::n_bins);
+        while (next_frame_ < end) {
+            const std::size_t n = std::min(stream_batch, end - next_frame_);
+            for (std::size_t k = 0; k < n; ++k)
+                crepe::normalized_frame(
+                    window_, window_start_, signal_size, next_frame_ + k, true,
+                    std::span<float, crepe::frame_size>(frames_.data() + k * crepe::frame_size,
+                                                        crepe::frame_size));
+            network_.activations(std::span<const float>(frames_.data(), n * crepe::frame_size), n,
+                                 std::span<float>(activations_.data(), n * crepe::n_bins));
+            for (std::size_t k = 0; k < n; ++k)
+                decoder_->push(
+                    std::span<const float>(activations_.data() + k * crepe::n_bins, crepe::n_bins));
+            next_frame_ += n;
+        }
+        // The next frame starts at next_frame_ * hop - 512; compact now and then.
+        const std::size_t keep_from = next_frame_ * crepe::hop > crepe::frame_size / 2
+                                          ? next_frame_ * crepe::hop - crepe::frame_size / 2
+                                          : 0;
+        const std::size_t drop = std::min(keep_from, seen_) - window_start_;
+        if (drop >= 16384 || drop == window_.size()) {
+            window_.erase(window_.begin(), window_.begin() + std::ptrdiff_t(drop));
+            window_start_ += drop;
+        }
+    }
+
     Crepe<Capacity, Batch> network_;
+    // Streaming state (begin .. finish).
+    bool streaming_ = false;
+    std::vector<float> window_;  // samples window_start_ .. seen_ - 1
+    std::size_t window_start_ = 0, seen_ = 0, next_frame_ = 0;
+    std::vector<float> frames_, activations_;
+    std::optional<crepe::DecodeStream> decoder_;
 };
 
 using CrepeTiny = Crepe<crepe::tiny>;

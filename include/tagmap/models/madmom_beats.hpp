@@ -117,6 +117,30 @@ class MadmomBeats {
         return run_features(features, audio::MadmomBeatFeatures::frames(pcm.size()));
     }
 
+    /// The same as run() on the concatenated blocks: begin(), push() blocks, finish().
+    /// The features are computed as the samples arrive, so neither the float signal nor
+    /// its int16 copy is kept; what remains is the offline BLSTM's need for the whole
+    /// feature sequence (T x 266 floats) and its per-layer buffers (docs/streaming.md).
+    void begin(std::size_t expected_samples = 0) {
+        require_bound();
+        features_.begin(expected_samples);
+    }
+
+    void push(std::span<const float> samples) {
+        pcm_.resize(samples.size());
+        audio::MadmomBeatFeatures::to_int16(samples, pcm_, features_.samples_seen());
+        features_.push(pcm_);
+    }
+
+    std::vector<float> finish() {
+        const std::size_t samples = features_.samples_seen();
+        std::vector<float> features = features_.finish();
+        pcm_ = {};
+        auto out = run_features(features, audio::MadmomBeatFeatures::frames(samples));
+        work_ = {};  // T-sized: not kept for the next file
+        return out;
+    }
+
     /// The ensemble on precomputed features (T x 266).
     std::vector<float> run_features(std::span<const float> features, std::size_t steps) const {
         std::vector<float> sum(steps, 0.0f), one(steps);
@@ -154,6 +178,7 @@ class MadmomBeats {
     std::array<MadmomBeatsNet, n_nets> nets_{};
     bool bound_ = false;
     audio::MadmomBeatFeatures features_;
+    std::vector<std::int16_t> pcm_;  // one pushed block as int16
     mutable std::vector<float> work_;
 };
 

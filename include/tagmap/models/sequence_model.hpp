@@ -31,6 +31,21 @@ class AnySequenceModel {
     virtual std::size_t columns() const = 0;  // 2 for CREPE (Hz, confidence), 1 for madmom
     /// Mono samples at sample_rate() -> rows x columns(), row-major.
     virtual std::vector<float> run(std::span<const float> samples) = 0;
+    /// The same rows from a signal given in blocks, without keeping the whole signal:
+    /// begin() (expected_samples: a hint to reserve once, 0 if unknown), push() the blocks,
+    /// finish() returns what run() returns on their concatenation, bit for bit.
+    virtual void begin(std::size_t expected_samples = 0) = 0;
+    virtual void push(std::span<const float> samples) = 0;
+    virtual std::vector<float> finish() = 0;
+};
+
+/// A model type that streams itself (begin / push / finish as in AnySequenceModel); the
+/// others are streamed by collecting the signal and calling run() at the end.
+template <class M>
+concept StreamingSequenceModel = requires(M m, std::size_t n, std::span<const float> samples) {
+    m.begin(n);
+    m.push(samples);
+    { m.finish() } -> std::same_as<std::vector<float>>;
 };
 
 /// What a class needs to be listed in the table below: default constructible, bound
@@ -57,11 +72,35 @@ class SequenceHandle final : public AnySequenceModel {
     double frame_rate() const override { return Model::frame_rate; }
     std::size_t columns() const override { return Model::columns; }
     std::vector<float> run(std::span<const float> samples) override { return model_.run(samples); }
+    void begin(std::size_t expected_samples) override {
+        if constexpr (StreamingSequenceModel<Model>) {
+            model_.begin(expected_samples);
+        } else {
+            signal_.clear();
+            signal_.reserve(expected_samples);
+        }
+    }
+    void push(std::span<const float> samples) override {
+        if constexpr (StreamingSequenceModel<Model>)
+            model_.push(samples);
+        else
+            signal_.insert(signal_.end(), samples.begin(), samples.end());
+    }
+    std::vector<float> finish() override {
+        if constexpr (StreamingSequenceModel<Model>) {
+            return model_.finish();
+        } else {
+            auto out = model_.run(signal_);
+            signal_ = {};
+            return out;
+        }
+    }
     Model& model() { return model_; }
 
   private:
     std::string_view id_;
     Model model_;
+    std::vector<float> signal_;  // only for models that do not stream themselves
 };
 
 struct SequenceModelEntry {
