@@ -416,11 +416,22 @@ std::optional<ModelRecord> Library::model(const std::string& model_id) {
 std::vector<std::int64_t> Library::pending_tracks(const std::string& model_id,
                                                   const std::string& weights_digest,
                                                   bool retry_failed) {
+    return pending_in("embeddings", model_id, weights_digest, retry_failed);
+}
+
+std::vector<std::int64_t> Library::pending_in(const char* table, const std::string& model_id,
+                                              const std::string& weights_digest,
+                                              bool retry_failed) {
+    // Pending: no row in `table` for the file as it is now (same size and mtime) and the
+    // weights, and (unless retrying) no recorded failure of the same.
     std::string sql =
         "SELECT t.id FROM tracks t WHERE t.vanished_at IS NULL AND NOT EXISTS ("
-        " SELECT 1 FROM embeddings e WHERE e.track_id = t.id AND e.model_id = ?1 AND"
-        " e.weights_digest = ?2 AND e.source_size = t.size_bytes AND"
-        " e.source_mtime_ns = t.mtime_ns)";
+        " SELECT 1 FROM ";
+    sql += table;
+    sql +=
+        " r WHERE r.track_id = t.id AND r.model_id = ?1 AND"
+        " r.weights_digest = ?2 AND r.source_size = t.size_bytes AND"
+        " r.source_mtime_ns = t.mtime_ns)";
     if (!retry_failed)
         sql +=
             " AND NOT EXISTS (SELECT 1 FROM failures f WHERE f.track_id = t.id AND"
@@ -765,22 +776,7 @@ std::optional<SeriesModelRecord> Library::series_model(const std::string& model_
 std::vector<std::int64_t> Library::pending_series(const std::string& model_id,
                                                   const std::string& weights_digest,
                                                   bool retry_failed) {
-    std::string sql =
-        "SELECT t.id FROM tracks t WHERE t.vanished_at IS NULL AND NOT EXISTS ("
-        " SELECT 1 FROM track_series s WHERE s.track_id = t.id AND s.model_id = ?1 AND"
-        " s.weights_digest = ?2 AND s.source_size = t.size_bytes AND"
-        " s.source_mtime_ns = t.mtime_ns)";
-    if (!retry_failed)
-        sql +=
-            " AND NOT EXISTS (SELECT 1 FROM failures f WHERE f.track_id = t.id AND"
-            " f.model_id = ?1 AND f.weights_digest = ?2 AND f.source_size = t.size_bytes AND"
-            " f.source_mtime_ns = t.mtime_ns)";
-    sql += " ORDER BY t.filename";
-    auto q = db_.prepare(sql);
-    q.bind(1, model_id).bind(2, weights_digest);
-    std::vector<std::int64_t> out;
-    while (q.step()) out.push_back(q.int64(0));
-    return out;
+    return pending_in("track_series", model_id, weights_digest, retry_failed);
 }
 
 std::optional<TrackSeries> Library::series(std::int64_t track_id, const std::string& model_id) {

@@ -294,6 +294,10 @@ class Library {
                                          int limit, const SearchIndex& tags,
                                          const std::set<std::int64_t>& found,
                                          std::vector<TrackRecord>& out);
+    /// Present tracks without a current row of model_id in `table` (embeddings or
+    /// track_series): pending_tracks() and pending_series().
+    std::vector<std::int64_t> pending_in(const char* table, const std::string& model_id,
+                                         const std::string& weights_digest, bool retry_failed);
     void require_writable(const char* what) const;
     Database db_;
 };

@@ -17,6 +17,7 @@
 
 #include "allocation_counter.hpp"
 #include "fixtures.hpp"
+#include "mono_audio.hpp"
 #include "tagmap/audio/log_mel.hpp"
 #include "tagmap/audio/mel_filterbank.hpp"
 
@@ -37,18 +38,8 @@ xt::xarray<float> load(const std::string& name) {
 // The fixture recipe: hedgewars-pirate.wav (48 kHz mono float) read with libsndfile as
 // float, every 3rd sample kept -> 16 kHz.
 std::vector<float> pirate_16k() {
-    const auto path = tagmap::test::fixtures_dir() / "audio/hedgewars-pirate.wav";
-    SF_INFO info{};
-    SNDFILE* f = sf_open(path.c_str(), SFM_READ, &info);
-    if (!f) throw std::runtime_error("cannot open " + path.string());
-    std::vector<float> all(static_cast<std::size_t>(info.frames) * info.channels);
-    sf_readf_float(f, all.data(), info.frames);
-    sf_close(f);
-    EXPECT_EQ(info.channels, 1);
-    EXPECT_EQ(info.samplerate, 48000);
-    std::vector<float> out;
-    for (std::size_t i = 0; i < all.size(); i += 3) out.push_back(all[i]);
-    return out;
+    return tagmap::test::every_nth(
+        tagmap::test::read_mono(tagmap::test::fixtures_dir() / "audio/hedgewars-pirate.wav"), 3);
 }
 
 // torchaudio's float32 filterbank for 257 bins, stored as rows (bin, mel, weight) of its
