@@ -474,28 +474,17 @@ async function fetchPoints(gen, params) {
 
 async function fetchMap(gen) {
   const q = new URLSearchParams({ model: S.model, source: S.source, method: S.method, dims: String(S.dims), format: 'f32' });
-  for (;;) {
-    const res = await api(`/api/v1/maps?${q}`);
-    if (gen !== generation) return null;
-    if (res.status === 202) {
-      const j = await res.json();
-      const p = j.progress || {};
-      setStatus(`Computing the ${S.method === 'tsne' ? 't-SNE' : 'UMAP'} ${S.dims}D map of ${S.model} ${S.source}s` +
-        ` (${p.state || 'queued'}${p.elapsed_seconds ? ', ' + Math.round(p.elapsed_seconds) + ' s' : ''})…`);
-      await sleep(1000 * Math.min(5, Math.max(0.5, j.retry_after_seconds || 1)));
-      if (gen !== generation) return null;
-      continue;
-    }
-    const buf = await res.arrayBuffer();
-    const dims = S.dims;
-    const shape = (res.headers.get('X-Tagmap-Shape') || '').split(',').map(Number);
-    const n = shape.length === 2 && Number.isFinite(shape[0]) ? shape[0] : buf.byteLength / (8 + 4 * dims);
-    if (!Number.isInteger(n) || buf.byteLength !== n * (8 + 4 * dims))
-      throw new Error(`the map's binary form has ${buf.byteLength} bytes, not ${n} x (8 + 4 x ${dims})`);
-    const ids64 = new BigInt64Array(buf, 0, n);
-    const coords = new Float32Array(buf, n * 8, n * dims);
-    return { n, dims, ids: Float64Array.from(ids64, Number), coords };
-  }
+  const res = await mapResponse(`/api/v1/maps?${q}`, gen);
+  if (!res) return null;
+  const buf = await res.arrayBuffer();
+  const dims = S.dims;
+  const shape = (res.headers.get('X-Tagmap-Shape') || '').split(',').map(Number);
+  const n = shape.length === 2 && Number.isFinite(shape[0]) ? shape[0] : buf.byteLength / (8 + 4 * dims);
+  if (!Number.isInteger(n) || buf.byteLength !== n * (8 + 4 * dims))
+    throw new Error(`the map's binary form has ${buf.byteLength} bytes, not ${n} x (8 + 4 x ${dims})`);
+  const ids64 = new BigInt64Array(buf, 0, n);
+  const coords = new Float32Array(buf, n * 8, n * dims);
+  return { n, dims, ids: Float64Array.from(ids64, Number), coords };
 }
 
 /** Loads the map of the current selectors. keepView: keep the camera (a reload after an upload). */

@@ -59,6 +59,16 @@ class StaticModel : public ::testing::Test {
     static inline std::unique_ptr<weights::WeightFile> file_;
 };
 
+// The counter behind the "allocates nothing" checks sees operator new and malloc.
+TEST(AllocationCounter, SeesNewAndMalloc) {
+    EXPECT_GE(tagmap::test::allocations_during([] { auto p = std::make_unique<int[]>(64); }), 1);
+    EXPECT_GE(tagmap::test::allocations_during([] {
+                  void* volatile p = std::malloc(64);
+                  std::free(p);
+              }),
+              1);
+}
+
 TEST_F(StaticModel, MatchesTheFftwModelAndAllocatesNothing) {
     const Table table = table_of(*file_);
     auto storage = std::make_unique<Static::Storage>();

@@ -12,6 +12,7 @@
 #include <set>
 
 #include "library.hpp"
+#include "map_points.hpp"
 #include "merge.hpp"
 #include "projection_cache.hpp"
 #include "schema.hpp"
@@ -430,22 +431,6 @@ fs::path place_shard(const fs::path& library, const fs::path& dir, const MapSpec
     auto db = open_place_shard_db(source, out, shard);
     store_placement(db, source, place_map_shard(source, spec, shard, threads));
     if (finish) mark_place_shard_complete(db);
-    return out;
-}
-
-/// A cached map's points by filename: placement and the coordinates' bits.
-std::map<std::string, std::string> map_points(const fs::path& file, const MapSpec& spec) {
-    Library lib(file, OpenMode::read_only);
-    const auto p = lib.projection(key_of(spec));
-    std::map<std::string, std::string> out;
-    if (!p) return out;
-    for (std::size_t i = 0; i < p->track_ids.size(); ++i) {
-        std::string row = p->transformed[i] ? "transform" : "fit";
-        for (int d = 0; d < spec.dims; ++d)
-            row.append(1, ' ').append(
-                std::to_string(std::bit_cast<std::uint32_t>(p->coords(Eigen::Index(i), d))));
-        out[lib.track(p->track_ids[i])->filename] = row;
-    }
     return out;
 }
 

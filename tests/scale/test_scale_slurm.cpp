@@ -17,6 +17,7 @@
 #include <bit>
 
 #include "library.hpp"
+#include "map_points.hpp"
 #include "projection_cache.hpp"
 #include "store_test_util.hpp"
 
@@ -114,23 +115,6 @@ std::unique_ptr<TempDir> SlurmCluster::suite_;
 fs::path SlurmCluster::slurm_dir_, SlurmCluster::weights_, SlurmCluster::clips_;
 bool SlurmCluster::started_ = false;
 std::string SlurmCluster::skip_reason_;
-
-/// A cached map's points by filename: placement and the coordinates' bits.
-std::map<std::string, std::string> map_points(const fs::path& file, const MapSpec& spec) {
-    Library lib(file, OpenMode::read_only);
-    const auto p =
-        lib.projection({spec.model_id, spec.source, spec.method, spec.dims, map_params(spec)});
-    std::map<std::string, std::string> out;
-    if (!p) return out;
-    for (std::size_t i = 0; i < p->track_ids.size(); ++i) {
-        std::string row = p->transformed[i] ? "transform" : "fit";
-        for (int d = 0; d < spec.dims; ++d)
-            row.append(1, ' ').append(
-                std::to_string(std::bit_cast<std::uint32_t>(p->coords(Eigen::Index(i), d))));
-        out[lib.track(p->track_ids[i])->filename] = row;
-    }
-    return out;
-}
 
 }  // namespace
 

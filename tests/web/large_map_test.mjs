@@ -16,6 +16,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 import { CHROMIUM, inspectPng, launch } from './browser.mjs';
+import { assert, check, finish } from './checks.mjs';
 import { GENRES, SQLITE3, makeLargeLibrary } from './large_library.mjs';
 import * as core from '../../examples/web/mapcore.js';
 
@@ -68,19 +69,6 @@ async function startServer(db) {
   };
 }
 
-const results = [];
-async function check(name, fn) {
-  const t0 = Date.now();
-  try {
-    const note = await fn();
-    results.push({ name, ok: true });
-    console.log(`ok - ${name}${note ? ` (${note})` : ''} [${((Date.now() - t0) / 1000).toFixed(1)} s]`);
-  } catch (e) {
-    results.push({ name, ok: false });
-    console.log(`not ok - ${name}: ${e && e.stack ? e.stack.split('\n').slice(0, 3).join(' | ') : e}`);
-  }
-}
-function assert(cond, msg) { if (!cond) throw new Error(msg); }
 
 /** The server's points answer, decoded in node (uint32 ids: the synthetic ids are small). */
 async function points(base, query) {
@@ -238,6 +226,4 @@ try {
   console.log(`not ok - harness: ${e && e.stack ? e.stack : e}`);
 }
 fs.rmSync(tmp, { recursive: true, force: true });
-const passed = results.filter((r) => r.ok).length, failed = results.length - passed + (crashed ? 1 : 0);
-console.log(`${passed} passed, ${failed} failed`);
-process.exit(failed ? 1 : 0);
+finish(crashed);

@@ -14,6 +14,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 import { CHROMIUM, inspectPng, launch } from './browser.mjs';
+import { assert, check, finish } from './checks.mjs';
 import { expectedShapes, writeFakeModel } from './fake_model.mjs';
 import { startFront } from './front.mjs';
 
@@ -130,19 +131,6 @@ async function startServer(db) {
 // ---------------------------------------------------------------------------------------
 // Checks
 
-const results = [];
-async function check(name, fn) {
-  const t0 = Date.now();
-  try {
-    const note = await fn();
-    results.push({ name, ok: true });
-    console.log(`ok - ${name}${note ? ` (${note})` : ''} [${((Date.now() - t0) / 1000).toFixed(1)} s]`);
-  } catch (e) {
-    results.push({ name, ok: false });
-    console.log(`not ok - ${name}: ${e && e.stack ? e.stack.split('\n').slice(0, 3).join(' | ') : e}`);
-  }
-}
-function assert(cond, msg) { if (!cond) throw new Error(msg); }
 const near = (a, b, tol) => Math.abs(a - b) <= tol;
 
 async function main() {
@@ -590,7 +578,5 @@ try {
 }
 if (!keep) fs.rmSync(tmp, { recursive: true, force: true });
 else log(`kept ${tmp}`);
-const passed = results.filter((r) => r.ok).length, failed = results.length - passed + (crashed ? 1 : 0);
 console.log(`screenshots: ${outDir}`);
-console.log(`${passed} passed, ${failed} failed`);
-process.exit(failed ? 1 : 0);
+finish(crashed);
