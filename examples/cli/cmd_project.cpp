@@ -16,10 +16,9 @@
 #include <xtensor/xview.hpp>
 
 #include <tagmap/core/error.hpp>
-#include <tagmap/project/tsne.hpp>
-#include <tagmap/project/umap.hpp>
 #include "cli_library.hpp"
 #include "commands.hpp"
+#include "map_algorithms.hpp"
 #include "projection_cache.hpp"
 #include "shard.hpp"
 
@@ -214,7 +213,7 @@ void run_project(const ProjectArgs& args) {
                 if (epoch == total || epoch % 50 == 0)
                     std::cerr << "  epoch " << epoch << " / " << total << '\n';
             };
-        Y = project::umap(X, o);
+        Y = store::maps::umap(X, o);
     } else {
         project::TsneOptions o;
         o.dims = args.dims;
@@ -230,7 +229,7 @@ void run_project(const ProjectArgs& args) {
             o.progress = [](int iter, double kl) {
                 std::cerr << "  iteration " << iter << "  KL " << kl << '\n';
             };
-        Y = project::tsne(X, o);
+        Y = store::maps::tsne(X, o);
     }
     const double seconds = std::chrono::duration<double>(Clock::now() - start).count();
     save_matrix<T>(args.out, Y);

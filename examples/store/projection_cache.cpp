@@ -13,11 +13,9 @@
 #include <nlohmann/json.hpp>
 
 #include <tagmap/audio/resample.hpp>
-#include <tagmap/project/tsne.hpp>
-#include <tagmap/project/umap.hpp>
-
 #include "blob.hpp"
 #include "digest.hpp"
+#include "map_algorithms.hpp"
 
 namespace tagmap::store {
 
@@ -61,8 +59,8 @@ project::TsneOptions tsne_options(const MapSpec& s, Eigen::Index n, int threads)
 }
 
 RowMatrixF fit(const MapSpec& s, const RowMatrixF& X, int threads) {
-    if (s.method == "umap") return project::umap(X, umap_options(s, threads)).cast<float>();
-    return project::tsne(X, tsne_options(s, X.rows(), threads)).cast<float>();
+    if (s.method == "umap") return maps::umap(X, umap_options(s, threads));
+    return maps::tsne(X, tsne_options(s, X.rows(), threads));
 }
 
 RowMatrixF select_rows(const RowMatrixF& X, const std::vector<Eigen::Index>& rows) {
@@ -190,7 +188,7 @@ RowMatrixF transform_in_batches(const RowMatrixF& X_fit, const RowMatrixF& Y_fit
     const int workers = std::max(1, std::min(resolve_threads(options.threads), int(mine.size())));
     project::UmapOptions one = options;
     one.threads = workers == 1 ? options.threads : 1;
-    const auto placer = project::Umap<float>::from_embedding(X_fit, Y_fit, one);
+    const auto placer = maps::umap_from_embedding(X_fit, Y_fit, one);
     std::atomic<std::size_t> next{0};
     std::exception_ptr error;
     std::mutex error_mutex;
@@ -202,7 +200,7 @@ RowMatrixF transform_in_batches(const RowMatrixF& X_fit, const RowMatrixF& Y_fit
                 const std::vector<Eigen::Index> part(rows.begin() + std::ptrdiff_t(lo),
                                                      rows.begin() + std::ptrdiff_t(hi));
                 Y.middleRows(offset[i], Eigen::Index(part.size())) =
-                    placer.transform(select_rows(X, part));
+                    maps::umap_transform(placer, select_rows(X, part));
             } catch (...) {
                 std::lock_guard lock(error_mutex);
                 if (!error) error = std::current_exception();
@@ -224,7 +222,7 @@ RowMatrixF fit_sample_umap(const RowMatrixF& X, const std::vector<Eigen::Index>&
         throw InvalidArgument("a sample fit needs at least 3 points, got " +
                               std::to_string(sample.size()));
     const RowMatrixF X_fit = select_rows(X, sample);
-    const RowMatrixF Y_fit = project::Umap<float>::fit(X_fit, options).embedding();
+    const RowMatrixF Y_fit = maps::umap_embedding(X_fit, options);
     RowMatrixF Y(X.rows(), options.dims);
     std::vector<char> fitted(std::size_t(X.rows()), 0);
     for (std::size_t i = 0; i < sample.size(); ++i) {
@@ -278,7 +276,7 @@ MapResult update_map(Library& library, const MapSpec& spec, bool place_new, bool
                 p.track_ids.push_back(v.track_ids[std::size_t(r)]);
                 in_sample[std::size_t(r)] = 1;
             }
-            p.coords = project::Umap<float>::fit(X_fit, options).embedding();
+            p.coords = maps::umap_embedding(X_fit, options);
             p.input_digest = rows_digest(p.track_ids, X_fit);
             p.fitted_rows = std::int64_t(rows.size());
             std::vector<std::int64_t> rest_ids;
@@ -367,12 +365,12 @@ MapResult update_map(Library& library, const MapSpec& spec, bool place_new, bool
         sample_map ? transform_in_batches(X_fit, fitted_coords, umap_options(spec, threads), v.rows,
                                           new_rows, spec.transform_batch)
         : spec.method == "umap"
-            ? RowMatrixF(project::Umap<float>::from_embedding(X_fit, fitted_coords,
-                                                              umap_options(spec, threads))
-                             .transform(select_rows(v.rows, new_rows)))
-            : RowMatrixF(project::Tsne<float>::from_embedding(
-                             X_fit, fitted_coords, tsne_options(spec, X_fit.rows(), threads))
-                             .transform(select_rows(v.rows, new_rows)));
+            ? maps::umap_transform(
+                  maps::umap_from_embedding(X_fit, fitted_coords, umap_options(spec, threads)),
+                  select_rows(v.rows, new_rows))
+            : maps::tsne_transform(X_fit, fitted_coords,
+                                   tsne_options(spec, X_fit.rows(), threads),
+                                   select_rows(v.rows, new_rows));
     library.add_projection_points(cached->id, new_ids, placed);
     result.update = MapUpdate::placed_new;
     result.seconds = elapsed();

@@ -134,6 +134,14 @@ const tagmap = {
     const r = $('#map').getBoundingClientRect();
     return { x: r.left + x, y: r.top + y };
   },
+  /** Client coordinates of the drawn chunk path's points (it is drawn over the map's points). */
+  chunkPathOnScreen() {
+    const vp = deckgl && deckgl.getViewports()[0];
+    const ch = player.chunks;
+    if (!vp || !ch || ch.trackId !== player.id) return [];
+    const r = $('#map').getBoundingClientRect();
+    return ch.path.map((p) => { const [x, y] = vp.project(p); return { x: r.left + x, y: r.top + y }; });
+  },
   layerIds() { return deckgl.props.layers.map((l) => l.id); },
   select(id) { return selectTrack(id); },
   allPositions() {

@@ -253,12 +253,30 @@ async function main() {
     const radius = await page.evaluate(() => window.tagmap.pointRadius());
     // (Not the selected or playing track: its ring and chunk markers are drawn over it.)
     const busy = await page.evaluate(() => [window.tagmap.state.track, window.tagmap.playing]);
-    const alone = scr.filter((p) => !busy.includes(p.id) && scr.every((q) => q === p || Math.hypot(q.x - p.x, q.y - p.y) > 4 * radius + 4));
+    // Nor one under the playing track's chunk path: its line and markers cover the sprite.
+    const path = await page.evaluate(() => window.tagmap.chunkPathOnScreen());
+    const offPath = (p) => path.every((a, i) => {
+      const b = path[Math.min(i + 1, path.length - 1)];
+      const dx = b.x - a.x, dy = b.y - a.y, len2 = dx * dx + dy * dy;
+      const t = len2 > 0 ? Math.max(0, Math.min(1, ((p.x - a.x) * dx + (p.y - a.y) * dy) / len2)) : 0;
+      return Math.hypot(p.x - a.x - t * dx, p.y - a.y - t * dy) > 2 * radius + 10;
+    });
+    // Nor one under the curves overlay along the map's bottom edge.
+    const overlay = await page.evaluate(() => {
+      const e = document.querySelector('#curves');
+      if (!e || e.hidden) return null;
+      const r = e.getBoundingClientRect();
+      return { left: r.left, top: r.top, right: r.right, bottom: r.bottom };
+    });
+    const uncovered = (p) => !overlay || p.y < overlay.top - 2 * radius || p.y > overlay.bottom ||
+      p.x < overlay.left || p.x > overlay.right;
+    const alone = scr.filter((p) => !busy.includes(p.id) && offPath(p) && uncovered(p) &&
+      scr.every((q) => q === p || Math.hypot(q.x - p.x, q.y - p.y) > 4 * radius + 4));
     assert(alone.length > 0, 'no isolated point to measure');
     const sizes = [];
     for (const p of alone) {
       const s = await spriteSize(png, p);
-      assert(s.inked, `track ${p.id}: nothing drawn at its centre`);
+      assert(s.inked, `track ${p.id}: nothing drawn at its centre (${p.x.toFixed(0)}, ${p.y.toFixed(0)})`);
       // A line drawn through the centre (3D's box edges, a chunk path) hides the sprite's
       // colour there: such a point cannot be measured.
       if (Math.min(s.width, s.height) < 1.5 * radius) continue;
