@@ -368,8 +368,7 @@ MapResult update_map(Library& library, const MapSpec& spec, bool place_new, bool
             ? maps::umap_transform(
                   maps::umap_from_embedding(X_fit, fitted_coords, umap_options(spec, threads)),
                   select_rows(v.rows, new_rows))
-            : maps::tsne_transform(X_fit, fitted_coords,
-                                   tsne_options(spec, X_fit.rows(), threads),
+            : maps::tsne_transform(X_fit, fitted_coords, tsne_options(spec, X_fit.rows(), threads),
                                    select_rows(v.rows, new_rows));
     library.add_projection_points(cached->id, new_ids, placed);
     result.update = MapUpdate::placed_new;
