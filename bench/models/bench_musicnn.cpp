@@ -17,6 +17,7 @@
 #include <tuple>
 #include <vector>
 
+#include "tagmap/core/cpu_features.hpp"
 #include "tagmap/models/musicnn.hpp"
 
 namespace {
@@ -26,6 +27,7 @@ using namespace tagmap::nn;
 
 using Spectral = models::MusicnnWith<TallConv::spectral, 204, 51, 64, 200>;
 using GemmRef = models::MusicnnWith<TallConv::gemm, 204, 51, 64, 200>;
+using Bf16 = models::MusicnnMtatBf16;  // TallConv::spectral_bf16, needs AVX512_BF16
 static_assert(std::is_same_v<Spectral, models::MusicnnMtat>);
 
 std::filesystem::path shared_dir() {
@@ -82,6 +84,17 @@ void BM_MusicnnMtatGemm_Chunk(benchmark::State& s) {
     BM_Chunks<GemmRef>(s);
 }
 BENCHMARK(BM_MusicnnMtat_Chunk)
+    ->Arg(1)
+    ->Arg(4)
+    ->Threads(1)
+    ->Threads(2)
+    ->Unit(benchmark::kMillisecond)
+    ->UseRealTime();
+void BM_MusicnnMtatBf16_Chunk(benchmark::State& s) {
+    if (!cpu_has_avx512_bf16()) return s.SkipWithError("this CPU has no AVX512_BF16");
+    BM_Chunks<Bf16>(s);
+}
+BENCHMARK(BM_MusicnnMtatBf16_Chunk)
     ->Arg(1)
     ->Arg(4)
     ->Threads(1)
@@ -204,6 +217,11 @@ void BM_MusicnnMtat_Layers(benchmark::State& s) {
 void BM_MusicnnMtatGemm_Layers(benchmark::State& s) {
     BM_Layers<GemmRef>(s);
 }
+void BM_MusicnnMtatBf16_Layers(benchmark::State& s) {
+    if (!cpu_has_avx512_bf16()) return s.SkipWithError("this CPU has no AVX512_BF16");
+    BM_Layers<Bf16>(s);
+}
+BENCHMARK(BM_MusicnnMtatBf16_Layers)->Unit(benchmark::kMillisecond);
 BENCHMARK(BM_MusicnnMtat_Layers)->Unit(benchmark::kMillisecond);
 BENCHMARK(BM_MusicnnMtatGemm_Layers)->Unit(benchmark::kMillisecond);
 
@@ -245,6 +263,14 @@ using Vert = Conv2dMaxOverHeight<"v", 1, 204, Kernel<KH, 7>, Padding<0, 3>, A, p
 void BM_Layer_layers0_67x7_spectral(benchmark::State& s) {
     layer_bench<Vert<67, TallConv::spectral>, Spec>(s);
 }
+void BM_Layer_layers0_67x7_spectral_bf16(benchmark::State& s) {
+    if (!cpu_has_avx512_bf16()) return s.SkipWithError("this CPU has no AVX512_BF16");
+    layer_bench<Vert<67, TallConv::spectral_bf16>, Spec>(s);
+}
+void BM_Layer_layers1_38x7_spectral_bf16(benchmark::State& s) {
+    if (!cpu_has_avx512_bf16()) return s.SkipWithError("this CPU has no AVX512_BF16");
+    layer_bench<Vert<38, TallConv::spectral_bf16>, Spec>(s);
+}
 void BM_Layer_layers0_67x7_gemm(benchmark::State& s) {
     layer_bench<Vert<67, TallConv::gemm>, Spec>(s);
 }
@@ -276,6 +302,8 @@ void BM_Layer_dense1_1506to200(benchmark::State& s) {
     layer_bench<Linear<"dense1", 1506, 200, post::ReLU>, Shape<1506>>(s);
 }
 BENCHMARK(BM_Layer_layers0_67x7_spectral)->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_Layer_layers0_67x7_spectral_bf16)->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_Layer_layers1_38x7_spectral_bf16)->Unit(benchmark::kMillisecond);
 BENCHMARK(BM_Layer_layers0_67x7_gemm)->Unit(benchmark::kMillisecond);
 BENCHMARK(BM_Layer_layers0_67x7_unfused)->Unit(benchmark::kMillisecond);
 BENCHMARK(BM_Layer_layers1_38x7_spectral)->Unit(benchmark::kMillisecond);

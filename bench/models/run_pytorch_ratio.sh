@@ -1,5 +1,6 @@
 #!/bin/sh
-# tagmap vs PyTorch on MusiCNN-MTAT: the same chunks, 1 and 2 threads, side by side.
+# tagmap vs PyTorch on MusiCNN-MTAT: the same chunks, 1 and 2 threads, side by side
+# (--kernel bf16: the bf16 model against PyTorch fp32).
 #   bench/models/run_pytorch_ratio.sh [BUILD_DIR] [torch_ratio.py options]
 # BUILD_DIR (default build/) must be configured with -DTAGMAP_BUILD_BENCH=ON; the
 # bench_models target is built if missing. Needs python3-torch, python3-soundfile and

@@ -152,8 +152,9 @@ def tagmap_chunks_per_second(bench, name, batch, threads, seconds):
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--bench", default=str(REPO / "build/bin/bench_models"))
-    ap.add_argument("--kernel", choices=["spectral", "gemm"], default="spectral",
-                    help="tagmap's vertical-convolution kernel (gemm: the reference)")
+    ap.add_argument("--kernel", choices=["spectral", "gemm", "bf16"], default="spectral",
+                    help="tagmap's vertical-convolution kernel (gemm: the reference; bf16: "
+                         "spectral in bf16, needs AVX512_BF16; PyTorch stays fp32)")
     ap.add_argument("--threads", type=int, nargs="+", default=[1, 2])
     ap.add_argument("--batches", type=int, nargs="+", default=[1, 4])
     ap.add_argument("--repeats", type=int, default=5, help="alternating rounds")
@@ -164,7 +165,8 @@ def main():
         batch, seconds = int(args.torch_worker[0]), float(args.torch_worker[1])
         print(torch_chunks_per_second(torch_model(), batch, 1, seconds))
         return
-    name = "BM_MusicnnMtat_Chunk" if args.kernel == "spectral" else "BM_MusicnnMtatGemm_Chunk"
+    name = {"spectral": "BM_MusicnnMtat_Chunk", "gemm": "BM_MusicnnMtatGemm_Chunk",
+            "bf16": "BM_MusicnnMtatBf16_Chunk"}[args.kernel]
     if args.kernel == "gemm":
         args.batches = [1]  # the bench runs the reference at 1 chunk per call only
     model = torch_model()

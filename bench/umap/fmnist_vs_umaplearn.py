@@ -89,6 +89,7 @@ def main():
     seeds = [int(v) for v in args.seeds.split(",")] if args.seeds else [args.seed]
     rows = []
     tagmap_rows = []
+    tagmap_cpu = []  # --driver only
     with tempfile.TemporaryDirectory() as tmp:
         xin, yout = os.path.join(tmp, "x.npy"), os.path.join(tmp, "y.npy")
         np.save(xin, x)
@@ -110,7 +111,11 @@ def main():
             if args.driver:
                 info = json.loads(proc.stdout.strip().splitlines()[-1])
                 seconds = info["seconds"]
-                print(f"  tagmap CPU {info['cpu_seconds']:.1f} s", flush=True)
+                tagmap_cpu.append(info["cpu_seconds"])
+                print(f"  tagmap CPU {info['cpu_seconds']:.1f} s; phases wall/CPU s: kNN "
+                      f"{info['knn_seconds']:.2f}/{info['knn_cpu']:.2f}, init "
+                      f"{info['init_seconds']:.2f}/{info['init_cpu']:.2f}, SGD "
+                      f"{info['sgd_seconds']:.2f}/{info['sgd_cpu']:.2f}", flush=True)
                 emb = np.fromfile(os.path.join(tmp, "y.f32"), dtype=np.float32).reshape(-1, 2)
             else:
                 m = re.search(r"in ([0-9.eE+-]+) s", proc.stderr)
@@ -140,6 +145,8 @@ def main():
     ours = rows[-2] if not args.skip_umap_learn else rows[-1]
     if not args.skip_umap_learn:
         print(f"time ratio umap-learn / tagmap: {rows[-1][1] / ours[1]:.2f}x")
+        if tagmap_cpu:
+            print(f"CPU ratio umap-learn / tagmap: {cpu / float(np.median(tagmap_cpu)):.2f}x")
     if x.shape[0] == 70000:
         verdict = lambda ok: "met" if ok else "MISSED"
         print(f"targets ({ours[0]}): time <= 13 s {verdict(ours[1] <= 13)}, preservation >= "

@@ -53,9 +53,12 @@ inline std::vector<std::string> model_list(const std::vector<std::string>& raw) 
     return ids;
 }
 
+/// `precision` bf16 throws UnsupportedError for a model without a bf16 variant or a CPU
+/// without AVX512_BF16.
 inline std::vector<LoadedModel> load_models(const std::vector<std::string>& ids,
                                             const std::string& weights_file,
-                                            const std::string& weights_dir) {
+                                            const std::string& weights_dir,
+                                            models::Precision precision = models::Precision::fp32) {
     if (ids.empty()) throw InvalidArgument("no model given (--model ID or --models A,B)");
     if (!weights_file.empty() && ids.size() != 1)
         throw InvalidArgument(
@@ -69,7 +72,7 @@ inline std::vector<LoadedModel> load_models(const std::vector<std::string>& ids,
                                   "`tagmap embed` runs it");
         const auto path = weights_for(id, weights_file, weights_dir);
         LoadedModel m{id, path, weights::WeightFile::load(path), nullptr};
-        m.model = models::make_model(id, m.weights);
+        m.model = models::make_model(id, m.weights, precision);
         loaded.push_back(std::move(m));
     }
     return loaded;

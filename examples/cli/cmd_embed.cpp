@@ -46,7 +46,8 @@ struct EmbedArgs {
     double overlap = 0.0;
     bool skip_existing = false;
     bool quiet = false;
-    int jobs = 0;  // 0: every core
+    int jobs = 0;                    // 0: every core
+    std::string precision = "fp32";  // or bf16 (models that have it, AVX512_BF16 CPUs)
 };
 
 std::filesystem::path output_path(const EmbedArgs& a, const std::string& model_id,
@@ -256,7 +257,8 @@ int run_embed(const EmbedArgs& a) {
             "--weights-dir DIR holding <model id>.tmw");
     const auto files = collect_inputs(a.inputs);
     std::vector<LoadedModel> loaded;
-    if (!ids.empty()) loaded = load_models(ids, a.weights, a.weights_dir);
+    if (!ids.empty())
+        loaded = load_models(ids, a.weights, a.weights_dir, models::parse_precision(a.precision));
     // A sequence model without weights is reported once here and left out of the run.
     std::vector<std::string> missing;
     auto sequences = load_sequence_models(sequence_ids, a.weights, a.weights_dir, missing);
@@ -283,7 +285,9 @@ int run_embed(const EmbedArgs& a) {
     workers[0].sequences = std::move(sequences);
     for (std::size_t k = 1; k < jobs; ++k) {
         std::vector<std::string> ignored;  // reported once, above
-        if (!ids.empty()) workers[k].loaded = load_models(ids, a.weights, a.weights_dir);
+        if (!ids.empty())
+            workers[k].loaded =
+                load_models(ids, a.weights, a.weights_dir, models::parse_precision(a.precision));
         // Sequence models run on the worker that decodes the file: only as many
         // instances as files can be decoded at once.
         if (k < files.size())
@@ -375,6 +379,11 @@ void add_embed_command(CLI::App& app) {
         ->capture_default_str();
     cmd->add_flag("--skip-existing", args->skip_existing,
                   "Skip (file, model) pairs whose outputs already exist");
+    cmd->add_option("--precision", args->precision,
+                    "Arithmetic of the heavy convolutions: fp32 (reference) or bf16 (bfloat16 "
+                    "operands, fp32 accumulation; musicnn-mtat on CPUs with AVX512_BF16)")
+        ->check(CLI::IsMember({"fp32", "bf16"}))
+        ->capture_default_str();
     cmd->add_option("-j,--jobs", args->jobs,
                     "Workers: files, and the chunks of each file, run in parallel, each worker "
                     "with its own model instances (0: every core); outputs are identical at any "

@@ -37,7 +37,8 @@ struct TagArgs {
     std::size_t top = 5;
     bool json = false;
     TagSource tags;
-    int jobs = 0;  // 0: every core
+    int jobs = 0;                    // 0: every core
+    std::string precision = "fp32";  // or bf16 (models that have it, AVX512_BF16 CPUs)
 };
 
 /// One file's result, kept until every earlier file has been printed.
@@ -83,7 +84,8 @@ TagResult tag_file(const InputFile& f, std::size_t owner, embed::TaskQueue& queu
 
 int run_tag(const TagArgs& a) {
     const auto files = collect_inputs(a.inputs);
-    auto loaded = load_models({a.model}, a.weights, a.weights_dir);
+    auto loaded =
+        load_models({a.model}, a.weights, a.weights_dir, models::parse_precision(a.precision));
     auto& model = *loaded.front().model;
     const auto tag_file_path = find_tags_file(std::string(model.tag_set()), a.tags);
     const auto names = load_tags(tag_file_path, model.n_tags());
@@ -95,7 +97,8 @@ int run_tag(const TagArgs& a) {
     std::vector<LoadedModel> extra;
     std::vector<models::AnyModel*> instances = {&model};
     for (std::size_t k = 1; k < jobs; ++k) {
-        auto more = load_models({a.model}, a.weights, a.weights_dir);
+        auto more =
+            load_models({a.model}, a.weights, a.weights_dir, models::parse_precision(a.precision));
         extra.push_back(std::move(more.front()));
         instances.push_back(extra.back().model.get());
     }
@@ -169,6 +172,11 @@ void add_tag_command(CLI::App& app) {
     cmd->add_flag("--json", args->json, "JSON array on stdout instead of text");
     cmd->add_option("--tags", args->tags.tags_file, "Tag-name list (one per line, model order)");
     cmd->add_option("--tags-dir", args->tags.tags_dir, "Directory with <tag set>.txt lists");
+    cmd->add_option("--precision", args->precision,
+                    "Arithmetic of the heavy convolutions: fp32 (reference) or bf16 (bfloat16 "
+                    "operands, fp32 accumulation; musicnn-mtat on CPUs with AVX512_BF16)")
+        ->check(CLI::IsMember({"fp32", "bf16"}))
+        ->capture_default_str();
     cmd->add_option("-j,--jobs", args->jobs,
                     "Workers: files, and the chunks of each file, run in parallel, each worker "
                     "with its own model instance (0: every core); the output is identical at "

@@ -27,7 +27,7 @@ Source parse_source(const std::string& name) {
 
 namespace {
 
-constexpr const char* kTrackColumns =
+constexpr const char* kTrackSelectColumns =
     "t.id, t.filename, t.duration, t.size_bytes, t.mtime_ns, t.sample_rate, t.channels, "
     "t.codec, t.title, t.artist, t.album, t.genre, t.year, t.track_number, t.probe_error, "
     "t.vanished_at, t.processed_at, l.genre";
@@ -61,7 +61,7 @@ TrackRecord read_track(const Statement& q) {
 }
 
 std::string track_select(const std::string& where) {
-    return std::string("SELECT ") + kTrackColumns +
+    return std::string("SELECT ") + kTrackSelectColumns +
            " FROM tracks t LEFT JOIN labels l ON l.track_id = t.id " + where;
 }
 
@@ -260,7 +260,7 @@ std::vector<TrackRecord> Library::search(const std::string& query, const std::st
     if (!m || !matches.any(std::max(std::size_t(std::max(m->n_tags, 0)), m->tag_names.size())))
         return out;
     auto scan =
-        db_.prepare(std::string("SELECT ") + kTrackColumns +
+        db_.prepare(std::string("SELECT ") + kTrackSelectColumns +
                     ", e.n_tags, e.taggram FROM tracks t LEFT JOIN labels l ON l.track_id = t.id "
                     "JOIN embeddings e ON e.track_id = t.id AND e.model_id = ?1 "
                     "WHERE t.vanished_at IS NULL ORDER BY t.filename");

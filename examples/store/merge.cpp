@@ -136,7 +136,7 @@ std::string check_attached(Library& out, const std::filesystem::path& file) {
 
 // Copies, as set operations on the attached shard. Track ids are the output's: shard rows
 // are matched by filename through the temporary table merge_ids(sid -> mid).
-constexpr const char* kTrackColumns =
+constexpr const char* kTrackCopyColumns =
     "filename, duration, processed_at, created_at, size_bytes, mtime_ns, sample_rate, "
     "channels, codec, title, artist, album, genre, year, track_number, probe_error, "
     "indexed_at, vanished_at";
@@ -158,7 +158,8 @@ MergeTally merge_attached(Library& out, const std::filesystem::path& file,
         "embedding_dim, input_samples, weights_digest, weights_file, tag_names "
         "FROM shard.models WHERE true ON CONFLICT(model_id) DO UPDATE SET "
         "tag_names = coalesce(main.models.tag_names, excluded.tag_names)");
-    db.exec(std::string("INSERT INTO main.tracks(") + kTrackColumns + ") SELECT " + kTrackColumns +
+    db.exec(std::string("INSERT INTO main.tracks(") + kTrackCopyColumns + ") SELECT " +
+            kTrackCopyColumns +
             " FROM shard.tracks s WHERE NOT EXISTS (SELECT 1 FROM main.tracks t WHERE "
             "t.filename = s.filename)");
     tally.tracks_added = db.changes();

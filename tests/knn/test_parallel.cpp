@@ -85,7 +85,10 @@ TEST(ParallelForBlocks, ReusesThePoolsThreads) {
             seen.insert(std::this_thread::get_id());
         });
     EXPECT_EQ(blocks.load(), 300 * 64);
-    EXPECT_LE(seen.size(), 3u);  // the caller and two pool threads, not new ones per region
+    // The caller and pool threads, not new ones per region (600 helper starts otherwise). The
+    // pool keeps as many threads as the largest request so far in this process (test_knn_exact
+    // asks for 5 before this test runs), so the bound is the caller plus a small pool.
+    EXPECT_LE(seen.size(), 8u);
 }
 
 TEST(ParallelForBlocks, NestedAndConcurrentCallsRunEveryBlockOnce) {

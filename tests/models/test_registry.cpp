@@ -172,3 +172,30 @@ TEST(Forward, HostArenaMustBeLargeAndAligned) {
 }
 
 }  // namespace
+
+namespace {
+
+// bf16 is asked for by precision; a model without a bf16 variant says so (never fp32).
+TEST(Registry, Bf16PrecisionOnlyWhereAModelHasIt) {
+    using tagmap::models::Precision;
+    EXPECT_EQ(tagmap::models::parse_precision("bf16"), Precision::bf16);
+    EXPECT_THROW(tagmap::models::parse_precision("fp16"), tagmap::InvalidArgument);
+    const auto w = real_mtat();
+    try {
+        tagmap::models::make_model("musicnn-msd", w, Precision::bf16);
+        FAIL() << "no error";
+    } catch (const tagmap::UnsupportedError& e) {
+        const std::string msg = e.what();
+        EXPECT_NE(msg.find("'musicnn-msd' has no bf16 variant (bf16 models: musicnn-mtat)"),
+                  std::string::npos)
+            << msg;
+    }
+    if (!tagmap::cpu_has_avx512_bf16()) {
+        EXPECT_THROW(tagmap::models::make_model("musicnn-mtat", w, Precision::bf16),
+                     tagmap::UnsupportedError);
+        GTEST_SKIP() << "this CPU has no AVX512_BF16";
+    }
+    EXPECT_EQ(tagmap::models::make_model("musicnn-mtat", w, Precision::bf16)->id(), "musicnn-mtat");
+}
+
+}  // namespace

@@ -7,14 +7,28 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <type_traits>
 #include <vector>
 
+#include "tagmap/core/cpu_features.hpp"
 #include "tagmap/core/error.hpp"
 #include "tagmap/models/musicnn.hpp"
 #include "tagmap/models/vgg.hpp"
 #include "tagmap/weights/weight_file.hpp"
 
 namespace tagmap::models {
+
+/// Arithmetic of the heavy convolutions. fp32 is the reference (1e-4 of PyTorch); bf16
+/// rounds their operands to bfloat16 and accumulates in fp32 (AVX512_BF16 only; fidelity
+/// in docs/models/musicnn.md).
+enum class Precision { fp32, bf16 };
+
+/// "fp32" or "bf16"; anything else -> InvalidArgument.
+inline Precision parse_precision(std::string_view name) {
+    if (name == "fp32") return Precision::fp32;
+    if (name == "bf16") return Precision::bf16;
+    throw InvalidArgument("unknown precision '" + std::string(name) + "' (known: fp32, bf16)");
+}
 
 class AnyModel {
   public:
@@ -63,6 +77,9 @@ struct ModelEntry {
     std::unique_ptr<AnyModel> (*make)(std::string_view id, std::string_view tag_set,
                                       const weights::WeightFile& w);
     std::vector<std::string> (*check)(const weights::WeightFile& w);
+    /// The bf16 variant's maker; nullptr when the model has none.
+    std::unique_ptr<AnyModel> (*make_bf16)(std::string_view id, std::string_view tag_set,
+                                           const weights::WeightFile& w) = nullptr;
 };
 
 template <class Model>
@@ -73,14 +90,16 @@ std::unique_ptr<AnyModel> make_bound(std::string_view id, std::string_view tag_s
     return handle;
 }
 
-template <class Model>
+template <class Model, class Bf16Model = void>
 ModelEntry entry(std::string_view id, std::string_view tag_set) {
-    return {id, tag_set, &make_bound<Model>, &Model::check_weights};
+    ModelEntry e{id, tag_set, &make_bound<Model>, &Model::check_weights};
+    if constexpr (!std::is_void_v<Bf16Model>) e.make_bf16 = &make_bound<Bf16Model>;
+    return e;
 }
 
 inline const std::array<ModelEntry, 4>& model_table() {
     static const std::array<ModelEntry, 4> table = {
-        entry<MusicnnMtat>("musicnn-mtat", "mtat"),
+        entry<MusicnnMtat, MusicnnMtatBf16>("musicnn-mtat", "mtat"),
         entry<MusicnnMsd>("musicnn-msd", "msd"),
         entry<VggMtat>("vgg-mtat", "mtat"),
         entry<VggMsd>("vgg-msd", "msd"),
@@ -107,9 +126,22 @@ inline std::span<const std::string_view> model_ids() {
 
 /// A model bound to `w`. Unknown id -> InvalidArgument listing the known ids; weights
 /// that do not fit -> BindError listing every problem.
-inline std::unique_ptr<AnyModel> make_model(std::string_view id, const weights::WeightFile& w) {
+/// With Precision::bf16: UnsupportedError when the model has no bf16 variant or the CPU
+/// has no AVX512_BF16 (never a silent fp32 model).
+inline std::unique_ptr<AnyModel> make_model(std::string_view id, const weights::WeightFile& w,
+                                            Precision precision = Precision::fp32) {
     const auto& e = detail::find_model(id);
-    return e.make(e.id, e.tag_set, w);
+    if (precision == Precision::fp32) return e.make(e.id, e.tag_set, w);
+    if (!e.make_bf16) {
+        std::string with;
+        for (const auto& other : detail::model_table())
+            if (other.make_bf16) with += (with.empty() ? "" : ", ") + std::string(other.id);
+        throw UnsupportedError("model '" + std::string(id) +
+                               "' has no bf16 variant (bf16 models: " + with + ")");
+    }
+    if (!cpu_has_avx512_bf16())
+        throw UnsupportedError("bf16 precision needs a CPU with AVX512_BF16; this one has none");
+    return e.make_bf16(e.id, e.tag_set, w);
 }
 
 /// One line per missing / unexpected / mis-shaped tensor; empty when the weights fit.

@@ -9,6 +9,11 @@
 //                       the KW taps, then an inverse DFT of only the OH valid rows. The
 //                       transforms are matrix products (real DFT matrices made at bind
 //                       time), so there is no FFT plan and no heap: it builds for firmware.
+//   TallConv::spectral_bf16  the same in bf16 with fp32 accumulation (vdpbf16ps, nn/bf16.hpp):
+//                       weight spectra and inverse DFT rounded once at bind, input spectra
+//                       and per-bin products per pass; the inverse DFT and the max over the
+//                       rows are one kernel. Needs AVX512_BF16 at run time (bind throws
+//                       UnsupportedError without it); the input's forward DFT stays fp32.
 // Cost per (filter, column) for MusiCNN-MTAT: gemm OH*KH*KW MACs (14070 / 15694), spectral
 // (H/2+1)*KW*4 + OH*(H+2) MACs (4252 / 7154). Height padding is not supported (none is used).
 #pragma once
@@ -20,12 +25,15 @@
 #include <limits>
 #include <numbers>
 
+#include "tagmap/core/cpu_features.hpp"
+#include "tagmap/core/error.hpp"
+#include "tagmap/nn/bf16.hpp"
 #include "tagmap/nn/gemm.hpp"
 #include "tagmap/nn/layer.hpp"
 
 namespace tagmap::nn {
 
-enum class TallConv { gemm, spectral };
+enum class TallConv { gemm, spectral, spectral_bf16 };
 
 /// The kernel a model uses unless it asks for one (see docs/models/musicnn.md for the
 /// measurements that chose it).
@@ -246,11 +254,131 @@ struct ConvMaxSpectral {
     }
 };
 
+/// TallConv::spectral with bf16 operands: see the file comment and nn/bf16.hpp.
+template <class In, std::size_t OutC, std::size_t KH, std::size_t KW, std::size_t PW, class Post>
+struct ConvMaxSpectralBf16 {
+    static_assert(In::channels == 1, "TallConv::spectral_bf16: one input channel only");
+    static constexpr std::size_t H = In::height, W = In::width;
+    static constexpr std::size_t OH = H - KH + 1, OW = W + 2 * PW - KW + 1;
+    using Out = Shape<OutC, 1, OW>;
+    static constexpr std::size_t K = KH * KW;
+    static constexpr std::size_t bins = H / 2 + 1;
+    static constexpr std::size_t S = 2 * bins;
+    static constexpr std::size_t WP = W + 2 * PW;
+    static constexpr std::size_t filters = (OutC + 15) / 16 * 16;  // zero filters pad to 16
+    static constexpr std::size_t cols_per_block = std::min<std::size_t>(8, OW);
+    static constexpr std::size_t NB = cols_per_block * filters;
+
+    // Parameters (one float holds one bf16 pair): [weights | bias | weight spectra pairs
+    // [bin][kw][(wr, wi) | (-wi, wr)][filter] | forward DFT (fp32) | inverse DFT pairs
+    // [bin][row], rows padded to OHP].
+    static constexpr std::size_t weight_floats = OutC * K + OutC;
+    static constexpr std::size_t spectra_offset = weight_floats;
+    static constexpr std::size_t spectra_floats = bins * KW * 2 * filters;
+    static constexpr std::size_t forward_offset = gemm::round16(spectra_offset + spectra_floats);
+    static constexpr std::size_t inverse_offset = forward_offset + S * H;
+    // Inverse DFT rows padded to whole tiles of the kernel (the last row repeated).
+    static constexpr std::size_t OHP =
+        (OH + bf16::rows_per_tile - 1) / bf16::rows_per_tile * bf16::rows_per_tile;
+    static constexpr std::size_t param_floats = inverse_offset + bins * OHP;
+
+    // Work: [input spectra S x W | their pairs bins x WP | pass products | pass maxima | panels].
+    static constexpr std::size_t x_floats = gemm::round16(S * W);
+    static constexpr std::size_t xp_floats = gemm::round16(bins * WP);
+    static constexpr std::size_t y_floats = gemm::round16(bins * NB);
+    static constexpr std::size_t z_floats = gemm::round16(NB);
+    static constexpr std::size_t work_floats =
+        x_floats + xp_floats + y_floats + z_floats + gemm::work_floats(S, W, H);
+    static constexpr double flops = 2.0 * OutC * K * OH * OW;  // of the direct convolution
+    static constexpr double executed_flops =
+        2.0 * S * H * W + 8.0 * bins * KW * filters * OW + 2.0 * OH * S * filters * OW;
+
+    const float* params = nullptr;
+
+    static void derive(float* p) {
+        if (!cpu_has_avx512_bf16())
+            TAGMAP_THROW(UnsupportedError(
+                "bf16 precision needs a CPU with AVX512_BF16 (vdpbf16ps); this one has none: "
+                "use fp32"));
+        const float* w = p;
+        constexpr double tau = 2.0 * std::numbers::pi;
+        double cos_table[H], sin_table[H];
+        for (std::size_t j = 0; j < H; ++j) {
+            cos_table[j] = std::cos(tau * double(j) / double(H));
+            sin_table[j] = std::sin(tau * double(j) / double(H));
+        }
+        float* spectra = p + spectra_offset;
+        std::fill(spectra, spectra + spectra_floats, 0.0f);
+        for (std::size_t f = 0; f < bins; ++f)
+            for (std::size_t kw = 0; kw < KW; ++kw)
+                for (std::size_t o = 0; o < OutC; ++o) {
+                    double re = 0, im = 0;  // W_f = sum_k w[k] e^{-2 pi i f k / H}
+                    for (std::size_t kh = 0; kh < KH; ++kh) {
+                        const double v = w[(o * KH + kh) * KW + kw];
+                        re += v * cos_table[(f * kh) % H];
+                        im -= v * sin_table[(f * kh) % H];
+                    }
+                    float* s = spectra + (f * KW + kw) * 2 * filters;
+                    // conj(W) X: re = wr xr + wi xi, im = -wi xr + wr xi.
+                    bf16::store_pair(s + o, bf16::pair(float(re), float(im)));
+                    bf16::store_pair(s + filters + o, bf16::pair(float(-im), float(re)));
+                }
+        float* fwd = p + forward_offset;
+        for (std::size_t f = 0; f < bins; ++f)
+            for (std::size_t n = 0; n < H; ++n) {
+                fwd[(2 * f) * H + n] = float(cos_table[(f * n) % H]);
+                fwd[(2 * f + 1) * H + n] = float(-sin_table[(f * n) % H]);
+            }
+        float* inv = p + inverse_offset;
+        for (std::size_t hp = 0; hp < OHP; ++hp)
+            for (std::size_t f = 0; f < bins; ++f) {
+                const std::size_t h = std::min(hp, OH - 1);
+                const bool single = f == 0 || 2 * f == H;
+                const double g = (single ? 1.0 : 2.0) / double(H);
+                bf16::store_pair(inv + f * OHP + hp,
+                                 bf16::pair(float(g * cos_table[(f * h) % H]),
+                                            float(-g * sin_table[(f * h) % H])));
+            }
+    }
+
+    void forward(const float* in, float* out, float* work) const {
+#if TAGMAP_HAVE_BF16_KERNELS
+        float* x = work;
+        float* xp = x + x_floats;
+        float* y = xp + xp_floats;
+        float* z = y + y_floats;
+        float* panels = z + z_floats;
+        std::fill(x, x + S * W, 0.0f);
+        gemm::multiply_add(S, W, H, params + forward_offset, in, x, panels);
+        for (std::size_t f = 0; f < bins; ++f) {
+            float* row = xp + f * WP;
+            std::fill(row, row + PW, 0.0f);  // zero pairs: the time padding
+            bf16::pack_pairs(x + (2 * f) * W, x + (2 * f + 1) * W, W, row + PW);
+            std::fill(row + PW + W, row + WP, 0.0f);
+        }
+        const float* spectra = params + spectra_offset;
+        for (std::size_t t0 = 0; t0 < OW; t0 += cols_per_block) {
+            const std::size_t cols = std::min(cols_per_block, OW - t0), nb = cols * filters;
+            for (std::size_t f = 0; f < bins; ++f)
+                bf16::complex_product<KW>(spectra + f * KW * 2 * filters, xp + f * WP + t0, cols,
+                                          filters, y + f * nb);
+            bf16::max_of_rows(params + inverse_offset, OHP, bins, y, nb, z);
+            for (std::size_t t = 0; t < cols; ++t)
+                for (std::size_t o = 0; o < OutC; ++o) out[o * OW + t0 + t] = z[t * filters + o];
+        }
+        apply_bias_activation(Post::activation, params + OutC * K, out, OutC, OW);
+#else
+        (void)in, (void)out, (void)work;
+#endif
+    }
+};
+
 template <TallConv Algo, class In, std::size_t OutC, std::size_t KH, std::size_t KW, std::size_t PW,
           class Post>
-using ConvMaxKernel =
-    std::conditional_t<Algo == TallConv::gemm, ConvMaxGemm<In, OutC, KH, KW, PW, Post>,
-                       ConvMaxSpectral<In, OutC, KH, KW, PW, Post>>;
+using ConvMaxKernel = std::conditional_t<
+    Algo == TallConv::gemm, ConvMaxGemm<In, OutC, KH, KW, PW, Post>,
+    std::conditional_t<Algo == TallConv::spectral, ConvMaxSpectral<In, OutC, KH, KW, PW, Post>,
+                       ConvMaxSpectralBf16<In, OutC, KH, KW, PW, Post>>>;
 
 }  // namespace detail
 
@@ -280,7 +408,7 @@ struct Conv2dMaxOverHeight {
                 {std::int64_t(OutChannels), std::int64_t(InChannels), std::int64_t(KernelT::height),
                  std::int64_t(KernelT::width)},
                 OutChannels, this->K, p);
-            if constexpr (Algo == TallConv::spectral) this->derive(p);
+            if constexpr (Algo != TallConv::gemm) this->derive(p);
             this->params = p;
         }
     };

@@ -73,10 +73,12 @@ struct FftGrid {
     }
 };
 
-// Near-field vector width (floats): one vector register (AVX 8, SSE 4). Wider vectors made
-// GCC lower the comparisons lane by lane: the near field ran 3x slower with AVX (16 lanes)
-// and 2x without (8 lanes).
-#if defined(__AVX__)
+// Near-field vector width (floats): one vector register (AVX-512 16, AVX 8, SSE 4). Wider
+// vectors than a register made GCC lower the comparisons lane by lane: the near field ran
+// 3x slower with AVX (16 lanes) and 2x without (8 lanes).
+#if defined(__AVX512F__)
+inline constexpr int kNearFieldLanes = 16;
+#elif defined(__AVX__)
 inline constexpr int kNearFieldLanes = 8;
 #else
 inline constexpr int kNearFieldLanes = 4;

@@ -127,11 +127,12 @@ class Umap {
     static UmapStatus<Scalar> initialize(const Eigen::MatrixBase<Derived>& X,
                                          const UmapOptions& options = {}) {
         check_input(X.rows(), options);
-        Matrix train = X.template cast<Scalar>();
         const KnnOptions knn =
             knn_options(options.knn, graph_k(options, X.rows()), options.threads, options.seed);
-        const KnnGraph graph = knn_graph(train, knn);
-        return start(std::move(train), graph, options);
+        // Searched in X's own storage order: the search copies the rows into row-major floats,
+        // which from a column-major copy is a second strided pass over the data.
+        const KnnGraph graph = knn_graph(X.template cast<Scalar>(), knn);
+        return start(X.template cast<Scalar>(), graph, options);
     }
 
     /// As initialize(X, options), from a precomputed kNN graph of X's rows (knn_graph(),
