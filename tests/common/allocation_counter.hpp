@@ -96,6 +96,37 @@ void* operator new(std::size_t n, std::align_val_t a) {
 void* operator new[](std::size_t n, std::align_val_t a) {
     return operator new(n, a);
 }
+// The nothrow forms too (std::stable_sort's temporary buffer uses one): left to the runtime,
+// they would allocate with its operator new and be freed here with free().
+void* operator new(std::size_t n, const std::nothrow_t&) noexcept {
+    tagmap::test::note_allocation();
+    return __real_malloc(n ? n : 1);
+}
+void* operator new[](std::size_t n, const std::nothrow_t& t) noexcept {
+    return operator new(n, t);
+}
+void* operator new(std::size_t n, std::align_val_t a, const std::nothrow_t&) noexcept {
+    tagmap::test::note_allocation();
+    void* p = nullptr;
+    const std::size_t alignment =
+        static_cast<std::size_t>(a) < sizeof(void*) ? sizeof(void*) : static_cast<std::size_t>(a);
+    return __real_posix_memalign(&p, alignment, n ? n : 1) == 0 ? p : nullptr;
+}
+void* operator new[](std::size_t n, std::align_val_t a, const std::nothrow_t& t) noexcept {
+    return operator new(n, a, t);
+}
+void operator delete(void* p, const std::nothrow_t&) noexcept {
+    std::free(p);
+}
+void operator delete[](void* p, const std::nothrow_t&) noexcept {
+    std::free(p);
+}
+void operator delete(void* p, std::align_val_t, const std::nothrow_t&) noexcept {
+    std::free(p);
+}
+void operator delete[](void* p, std::align_val_t, const std::nothrow_t&) noexcept {
+    std::free(p);
+}
 void operator delete(void* p) noexcept {
     std::free(p);
 }
