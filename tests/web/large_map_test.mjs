@@ -9,7 +9,6 @@
 //   node tests/web/large_map_test.mjs --bin BUILD/bin --web BUILD/web --out BUILD/web-test
 //
 // Exit 0 when every check passed, 77 when something it needs is missing, 1 otherwise.
-import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -18,6 +17,7 @@ import { fileURLToPath } from 'node:url';
 import { CHROMIUM, inspectPng, launch } from './browser.mjs';
 import { assert, check, finish } from './checks.mjs';
 import { GENRES, SQLITE3, makeLargeLibrary } from './large_library.mjs';
+import { startServe } from './serve.mjs';
 import * as core from '../../examples/web/mapcore.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -47,27 +47,7 @@ fs.mkdirSync(outDir, { recursive: true });
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'tagmap-large-map-'));
 const log = (...a) => console.log('#', ...a);
 
-async function startServer(db) {
-  const proc = spawn(path.join(bin, 'tagmap'), ['serve', '--db', db, '--port', '0', '--web-dir', site], { stdio: ['ignore', 'pipe', 'pipe'] });
-  let err = '';
-  const port = await new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`tagmap serve did not start: ${err}`)), 30000);
-    proc.stderr.on('data', (d) => {
-      err += d;
-      const m = /http:\/\/[^:/]+:(\d+)\//.exec(err);
-      if (m) { clearTimeout(timer); resolve(Number(m[1])); }
-    });
-    proc.on('exit', (code) => reject(new Error(`tagmap serve exited ${code}: ${err}`)));
-  });
-  proc.stdout.resume();
-  return {
-    base: `http://127.0.0.1:${port}`,
-    async stop() {
-      proc.kill('SIGTERM');
-      await new Promise((r) => { if (proc.exitCode != null) r(); else proc.on('exit', r); });
-    },
-  };
-}
+const startServer = (db) => startServe({ bin, db, site });
 
 
 /** The server's points answer, decoded in node (uint32 ids: the synthetic ids are small). */

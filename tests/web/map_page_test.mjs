@@ -7,7 +7,7 @@
 //
 // Screenshots land in --out (map-2d.png, map-3d.png, ...). Exit 0 when every check
 // passed, 77 when something it needs is missing (ctest SKIP), 1 otherwise.
-import { spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -16,7 +16,7 @@ import { fileURLToPath } from 'node:url';
 import { CHROMIUM, inspectPng, launch } from './browser.mjs';
 import { assert, check, finish } from './checks.mjs';
 import { expectedShapes, writeFakeModel } from './fake_model.mjs';
-import { startFront } from './front.mjs';
+import { startServe } from './serve.mjs';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const argv = process.argv.slice(2);
@@ -94,39 +94,7 @@ function buildLibrary() {
   return db;
 }
 
-// `tagmap serve` on a free port (with --web-dir if it has it; else the page comes from
-// the stand-in front.mjs, which forwards /api/ to it).
-async function startServer(db) {
-  const help = spawnSync(path.join(bin, 'tagmap'), ['serve', '--help'], { encoding: 'utf8' });
-  const hasWebDir = /--web-dir/.test(help.stdout + help.stderr);
-  const args = ['serve', '--db', db, '--port', '0', ...(hasWebDir ? ['--web-dir', site] : [])];
-  const proc = spawn(path.join(bin, 'tagmap'), args, { stdio: ['ignore', 'pipe', 'pipe'] });
-  let err = '';
-  const port = await new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`tagmap serve did not start: ${err}`)), 30000);
-    proc.stderr.on('data', (d) => {
-      err += d;
-      const m = /http:\/\/[^:/]+:(\d+)\//.exec(err);
-      if (m) { clearTimeout(timer); resolve(Number(m[1])); }
-    });
-    proc.on('exit', (code) => reject(new Error(`tagmap serve exited ${code}: ${err}`)));
-  });
-  proc.stdout.resume();
-  let front = null;
-  if (!hasWebDir) {
-    front = await startFront({ site, backendPort: port });
-    log(`tagmap serve has no --web-dir yet: page from ${site} via a forwarding front on port ${front.port}`);
-  }
-  return {
-    base: `http://127.0.0.1:${front ? front.port : port}`,
-    hasWebDir,
-    async stop() {
-      if (front) await front.close();
-      proc.kill('SIGTERM');
-      await new Promise((r) => { if (proc.exitCode != null) r(); else proc.on('exit', r); });
-    },
-  };
-}
+const startServer = (db) => startServe({ bin, db, site });
 
 // ---------------------------------------------------------------------------------------
 // Checks
@@ -434,6 +402,17 @@ async function main() {
   await switchCheck('method', () => page.selectOption('#sel-method', 'tsne'), 'map-2d-tsne.png');
   await switchCheck('dims (3D orbit view)', () => page.click('#btn-3d'), 'map-3d.png');
   await check('3D points are round too', async () => checkRoundSprites('map-3d-sprites.png'));
+  await check('the pressed 3D button keeps its colours under the mouse (its label stays readable)', async () => {
+    await page.hover('#btn-3d');
+    const style = await page.evaluate(() => {
+      const s = getComputedStyle(document.querySelector('#btn-3d'));
+      return { background: s.backgroundColor, color: s.color };
+    });
+    await page.mouse.move(2, 2);
+    assert(style.background === 'rgb(78, 121, 167)' && style.color === 'rgb(255, 255, 255)',
+      `hovered pressed button: ${JSON.stringify(style)}`);
+    return JSON.stringify(style);
+  });
   if (otherModel) await switchCheck('model', () => page.selectOption('#sel-model', otherModel), 'map-3d-model2.png');
 
   await check('colour modes: top tag, one tag score, clusters (legend, labels)', async () => {
