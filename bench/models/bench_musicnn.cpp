@@ -15,6 +15,7 @@
 #include <stdexcept>
 #include <string>
 #include <tuple>
+#include <type_traits>
 #include <vector>
 
 #include "tagmap/core/cpu_features.hpp"
@@ -58,8 +59,11 @@ std::vector<float> fixture_audio(std::size_t n) {
 
 /// Chunks per second of one model instance per benchmark thread (as `tagmap embed
 /// --jobs N` runs them: the Eigen backend is single-threaded), `range(0)` chunks per call.
+/// One body for every kernel; the bf16 model skips on CPUs without AVX512_BF16.
 template <class Model>
 void BM_Chunks(benchmark::State& state) {
+    if constexpr (std::is_same_v<Model, Bf16>)
+        if (!cpu_has_avx512_bf16()) return state.SkipWithError("this CPU has no AVX512_BF16");
     auto model = std::make_unique<Model>();
     model->bind(checkpoint());
     const std::size_t n = static_cast<std::size_t>(state.range(0));
@@ -75,33 +79,29 @@ void BM_Chunks(benchmark::State& state) {
     state.counters["GFLOP/s"] = benchmark::Counter(Model::flops * double(n) * 1e-9,
                                                    benchmark::Counter::kIsIterationInvariantRate);
     state.counters["arena_MB"] = double(Model::arena_bytes) / 1e6;
-    state.SetLabel(gemm::backend_name);
+    state.SetLabel(std::is_same_v<Model, Bf16> ? std::string(gemm::backend_name) +
+                                                     (cpu_has_amx_bf16() ? ", AMX" : ", vdpbf16ps")
+                                               : std::string(gemm::backend_name));
 }
-void BM_MusicnnMtat_Chunk(benchmark::State& s) {
-    BM_Chunks<Spectral>(s);
-}
-void BM_MusicnnMtatGemm_Chunk(benchmark::State& s) {
-    BM_Chunks<GemmRef>(s);
-}
-BENCHMARK(BM_MusicnnMtat_Chunk)
+// torch_ratio.py runs these by name: BM_MusicnnMtat{,Gemm,Bf16}_Chunk/<n>/real_time/threads:<T>.
+BENCHMARK_TEMPLATE(BM_Chunks, Spectral)
+    ->Name("BM_MusicnnMtat_Chunk")
     ->Arg(1)
     ->Arg(4)
     ->Threads(1)
     ->Threads(2)
     ->Unit(benchmark::kMillisecond)
     ->UseRealTime();
-void BM_MusicnnMtatBf16_Chunk(benchmark::State& s) {
-    if (!cpu_has_avx512_bf16()) return s.SkipWithError("this CPU has no AVX512_BF16");
-    BM_Chunks<Bf16>(s);
-}
-BENCHMARK(BM_MusicnnMtatBf16_Chunk)
+BENCHMARK_TEMPLATE(BM_Chunks, Bf16)
+    ->Name("BM_MusicnnMtatBf16_Chunk")
     ->Arg(1)
     ->Arg(4)
     ->Threads(1)
     ->Threads(2)
     ->Unit(benchmark::kMillisecond)
     ->UseRealTime();
-BENCHMARK(BM_MusicnnMtatGemm_Chunk)
+BENCHMARK_TEMPLATE(BM_Chunks, GemmRef)
+    ->Name("BM_MusicnnMtatGemm_Chunk")
     ->Arg(1)
     ->Threads(1)
     ->Threads(2)
@@ -217,7 +217,7 @@ void BM_MusicnnMtat_Layers(benchmark::State& s) {
 void BM_MusicnnMtatGemm_Layers(benchmark::State& s) {
     BM_Layers<GemmRef>(s);
 }
-void BM_MusicnnMtatBf16_Layers(benchmark::State& s) {
+void BM_MusicnnMtatBf16_Layers(benchmark::State& s) {  // on the engine bind picks
     if (!cpu_has_avx512_bf16()) return s.SkipWithError("this CPU has no AVX512_BF16");
     BM_Layers<Bf16>(s);
 }
@@ -226,7 +226,7 @@ BENCHMARK(BM_MusicnnMtat_Layers)->Unit(benchmark::kMillisecond);
 BENCHMARK(BM_MusicnnMtatGemm_Layers)->Unit(benchmark::kMillisecond);
 
 /// One concrete layer on its MusiCNN input shape, random parameters and input.
-template <class D, class In>
+template <class D, class In, Bf16Engine Engine = Bf16Engine::vdpbf16ps>
 void layer_bench(benchmark::State& state) {
     using L = typename D::template on<In>;
     std::mt19937 rng(1);
@@ -236,7 +236,8 @@ void layer_bench(benchmark::State& state) {
     for (auto& v : params) v = u(rng);
     for (auto& v : in) v = u(rng);
     L layer;
-    if constexpr (requires { L::derive(params.data()); }) L::derive(params.data());
+    if constexpr (requires { layer.derive(params.data()); }) layer.derive(params.data());
+    if constexpr (requires { layer.select_engine(Engine); }) layer.select_engine(Engine);
     if constexpr (requires { layer.params; }) layer.params = params.data();
     if constexpr (requires { std::get<0>(layer.layers).params; })
         std::get<0>(layer.layers).params = params.data();  // the unfused conv + max
@@ -263,13 +264,13 @@ using Vert = Conv2dMaxOverHeight<"v", 1, 204, Kernel<KH, 7>, Padding<0, 3>, A, p
 void BM_Layer_layers0_67x7_spectral(benchmark::State& s) {
     layer_bench<Vert<67, TallConv::spectral>, Spec>(s);
 }
-void BM_Layer_layers0_67x7_spectral_bf16(benchmark::State& s) {
+/// The bf16 kernel on one engine (_bf16: vdpbf16ps, _bf16_amx: AMX tiles).
+template <std::size_t KH, Bf16Engine Engine>
+void bf16_layer_bench(benchmark::State& s) {
     if (!cpu_has_avx512_bf16()) return s.SkipWithError("this CPU has no AVX512_BF16");
-    layer_bench<Vert<67, TallConv::spectral_bf16>, Spec>(s);
-}
-void BM_Layer_layers1_38x7_spectral_bf16(benchmark::State& s) {
-    if (!cpu_has_avx512_bf16()) return s.SkipWithError("this CPU has no AVX512_BF16");
-    layer_bench<Vert<38, TallConv::spectral_bf16>, Spec>(s);
+    if (Engine == Bf16Engine::amx && !cpu_has_amx_bf16())
+        return s.SkipWithError("this process may not use AMX-BF16");
+    layer_bench<Vert<KH, TallConv::spectral_bf16>, Spec, Engine>(s);
 }
 void BM_Layer_layers0_67x7_gemm(benchmark::State& s) {
     layer_bench<Vert<67, TallConv::gemm>, Spec>(s);
@@ -302,8 +303,18 @@ void BM_Layer_dense1_1506to200(benchmark::State& s) {
     layer_bench<Linear<"dense1", 1506, 200, post::ReLU>, Shape<1506>>(s);
 }
 BENCHMARK(BM_Layer_layers0_67x7_spectral)->Unit(benchmark::kMillisecond);
-BENCHMARK(BM_Layer_layers0_67x7_spectral_bf16)->Unit(benchmark::kMillisecond);
-BENCHMARK(BM_Layer_layers1_38x7_spectral_bf16)->Unit(benchmark::kMillisecond);
+BENCHMARK_TEMPLATE(bf16_layer_bench, 67, Bf16Engine::vdpbf16ps)
+    ->Name("BM_Layer_layers0_67x7_spectral_bf16")
+    ->Unit(benchmark::kMillisecond);
+BENCHMARK_TEMPLATE(bf16_layer_bench, 67, Bf16Engine::amx)
+    ->Name("BM_Layer_layers0_67x7_spectral_bf16_amx")
+    ->Unit(benchmark::kMillisecond);
+BENCHMARK_TEMPLATE(bf16_layer_bench, 38, Bf16Engine::vdpbf16ps)
+    ->Name("BM_Layer_layers1_38x7_spectral_bf16")
+    ->Unit(benchmark::kMillisecond);
+BENCHMARK_TEMPLATE(bf16_layer_bench, 38, Bf16Engine::amx)
+    ->Name("BM_Layer_layers1_38x7_spectral_bf16_amx")
+    ->Unit(benchmark::kMillisecond);
 BENCHMARK(BM_Layer_layers0_67x7_gemm)->Unit(benchmark::kMillisecond);
 BENCHMARK(BM_Layer_layers0_67x7_unfused)->Unit(benchmark::kMillisecond);
 BENCHMARK(BM_Layer_layers1_38x7_spectral)->Unit(benchmark::kMillisecond);

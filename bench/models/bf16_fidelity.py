@@ -54,9 +54,9 @@ def main(fp32_dir, bf16_dir):
         total, same_set, same_order = total + n, same_set + s, same_order + o
         worst_tag, worst_emb = max(worst_tag, d), max(worst_emb, de)
         name = os.path.basename(path)[: -len(".taggram.npy")]
-        print(f"| {name} | {n} | {100 * s / n:.1f} | {100 * o / n:.1f} | {d:.5f} | {de:.5f} |")
+        print(f"| {name} | {n} | {100 * s / n:.1f} | {100 * o / n:.1f} | {d:.2e} | {de:.2e} |")
     print(f"| **all** | {total} | {100 * same_set / total:.2f} | {100 * same_order / total:.2f} "
-          f"| {worst_tag:.5f} | {worst_emb:.5f} |")
+          f"| {worst_tag:.2e} | {worst_emb:.2e} |")
 
 
 if __name__ == "__main__":

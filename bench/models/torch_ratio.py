@@ -1,9 +1,15 @@
 #!/usr/bin/python3
-"""Throughput of tagmap vs PyTorch on MusiCNN-MTAT, side by side (run by hand; needs
-python3-torch). Usually through bench/models/run_pytorch_ratio.sh:
+"""Throughput of tagmap vs PyTorch on MusiCNN-MTAT (default) or VGG, side by side (run
+by hand; needs python3-torch). Usually through bench/models/run_pytorch_ratio.sh:
 
     /usr/bin/python3 bench/models/torch_ratio.py --bench build/bin/bench_models \
         --threads 1 2 --repeats 5
+    /usr/bin/python3 bench/models/torch_ratio.py --model vgg-msd --bench build/bin/bench_vgg \
+        --weights /tmp/vgg-full
+
+VGG has no trained checkpoint: --weights DIR is a make_model_fixtures.py --full-width
+directory (vgg-msd-full.pth, vgg-mtat-full.pth, seeded random); both sides load the same
+file (tagmap through TAGMAP_VGG_WEIGHTS=DIR), and the chunks are 59049 samples.
 
 Both sides run the real checkpoint on the same 16 kHz chunks (the fixture recipe:
 hedgewars-pirate.wav, every 3rd sample, consecutive 48000-sample chunks), 1 and 4
@@ -58,7 +64,15 @@ def install_torchaudio_standin():
     class MelScale(nn.Module):
         def __init__(self, n_stft, n_mels):
             super().__init__()
-            self.register_buffer("fb", torch.zeros(n_stft, n_mels))
+            # torchaudio's own HTK filterbank, as make_model_fixtures.py stored it (sparse
+            # rows bin, mel, weight), so seeded-random modules built here see a real log-mel;
+            # a checkpoint's spec.mel_scale.fb replaces it on load.
+            fb = torch.zeros(n_stft, n_mels)
+            sparse = REPO / f"tests/data/frontend/fb{n_mels}_sparse.npy"
+            if n_stft == 257 and sparse.exists():
+                for b, m, w in np.load(sparse):
+                    fb[int(b), int(m)] = float(w)
+            self.register_buffer("fb", fb)
 
         def forward(self, spec):
             return torch.matmul(spec.transpose(-1, -2), self.fb).transpose(-1, -2)
@@ -94,17 +108,33 @@ def shared():
     return Path(os.environ.get("TAGMAP_FIXTURES", REPO.parent / "shared"))
 
 
+# model id -> (chunk samples, bench name prefix, state dict under --weights or shared/)
+MODELS = {
+    "musicnn-mtat": (48000, None, "weights/musicnn-mtat.pth"),
+    "vgg-msd": (59049, "BM_VggMsd_Chunk", "vgg-msd-full.pth"),
+    "vgg-mtat": (59049, "BM_VggMtat_Chunk", "vgg-mtat-full.pth"),
+}
+MODEL = "musicnn-mtat"
+WEIGHTS = None  # --weights DIR (VGG)
+
+
 def chunks(n):
     audio, rate = sf.read(str(shared() / "audio/hedgewars-pirate.wav"), dtype="float32",
                           always_2d=True)
+    samples = MODELS[MODEL][0]
     x = audio[0::3, 0]
-    x = np.resize(x, n * 48000)  # repeats if short, as the C++ bench does
-    return torch.from_numpy(np.ascontiguousarray(x.reshape(n, 48000)))
+    x = np.resize(x, n * samples)  # repeats if short, as the C++ bench does
+    return torch.from_numpy(np.ascontiguousarray(x.reshape(n, samples)))
+
+
+def weights_path():
+    name = MODELS[MODEL][2]
+    return Path(WEIGHTS) / name if MODEL.startswith("vgg") else shared() / name
 
 
 def torch_model():
-    model, _ = rm.build("musicnn-mtat")
-    state = torch.load(str(shared() / "weights/musicnn-mtat.pth"), map_location="cpu")
+    model, _ = rm.build(MODEL)
+    state = torch.load(str(weights_path()), map_location="cpu")
     model.load_state_dict(state, strict=True)
     model.eval()
     return model
@@ -129,7 +159,10 @@ def torch_chunks_per_second(model, batch, threads, seconds):
 
 def torch_processes_chunks_per_second(batch, processes, seconds):
     """PyTorch as tagmap runs: `processes` single-threaded workers at once, summed."""
-    cmd = [sys.executable, __file__, "--torch-worker", str(batch), str(seconds)]
+    cmd = [sys.executable, __file__, "--model", MODEL, "--torch-worker", str(batch),
+           str(seconds)]
+    if WEIGHTS:
+        cmd += ["--weights", str(WEIGHTS)]
     workers = [subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True)
                for _ in range(processes)]
     return sum(float(w.communicate()[0].split()[-1]) for w in workers)
@@ -137,6 +170,8 @@ def torch_processes_chunks_per_second(batch, processes, seconds):
 
 def tagmap_chunks_per_second(bench, name, batch, threads, seconds):
     env = dict(os.environ, OPENBLAS_NUM_THREADS="1", TAGMAP_FIXTURES=str(shared()))
+    if WEIGHTS:
+        env["TAGMAP_VGG_WEIGHTS"] = str(WEIGHTS)
     out = subprocess.run(
         [bench, f"--benchmark_filter=^{name}/{batch}/real_time/threads:{threads}$",
          "--benchmark_format=json", f"--benchmark_min_time={seconds}"],
@@ -150,8 +185,13 @@ def tagmap_chunks_per_second(bench, name, batch, threads, seconds):
 
 
 def main():
+    global MODEL, WEIGHTS
     ap = argparse.ArgumentParser()
-    ap.add_argument("--bench", default=str(REPO / "build/bin/bench_models"))
+    ap.add_argument("--model", choices=sorted(MODELS), default="musicnn-mtat")
+    ap.add_argument("--weights", metavar="DIR",
+                    help="VGG: make_model_fixtures.py --full-width directory")
+    ap.add_argument("--bench", help="bench binary (default build/bin/bench_models, "
+                                    "build/bin/bench_vgg for VGG)")
     ap.add_argument("--kernel", choices=["spectral", "gemm", "bf16"], default="spectral",
                     help="tagmap's vertical-convolution kernel (gemm: the reference; bf16: "
                          "spectral in bf16, needs AVX512_BF16; PyTorch stays fp32)")
@@ -161,16 +201,24 @@ def main():
     ap.add_argument("--seconds", type=float, default=2.0, help="per side and round")
     ap.add_argument("--torch-worker", nargs=2, help=argparse.SUPPRESS)
     args = ap.parse_args()
+    MODEL, WEIGHTS = args.model, args.weights
+    if args.bench is None:
+        args.bench = str(REPO / "build/bin" / ("bench_vgg" if MODEL.startswith("vgg")
+                                               else "bench_models"))
+    if MODEL.startswith("vgg") and not WEIGHTS:
+        ap.error("--model vgg-*: --weights DIR (make_model_fixtures.py --full-width DIR)")
     if args.torch_worker:
         batch, seconds = int(args.torch_worker[0]), float(args.torch_worker[1])
         print(torch_chunks_per_second(torch_model(), batch, 1, seconds))
         return
     name = {"spectral": "BM_MusicnnMtat_Chunk", "gemm": "BM_MusicnnMtatGemm_Chunk",
             "bf16": "BM_MusicnnMtatBf16_Chunk"}[args.kernel]
-    if args.kernel == "gemm":
+    if MODELS[MODEL][1]:
+        name = MODELS[MODEL][1]  # VGG: one kernel set (Winograd for stride 1)
+    elif args.kernel == "gemm":
         args.batches = [1]  # the bench runs the reference at 1 chunk per call only
     model = torch_model()
-    print(f"MusiCNN-MTAT, bench={args.bench} ({name}), torch {torch.__version__}, "
+    print(f"{MODEL}, bench={args.bench} ({name}), torch {torch.__version__}, "
           f"{args.repeats} alternating rounds of {args.seconds} s; load average "
           f"{os.getloadavg()[0]:.1f}")
     print("pytorch: T intra-op threads; pytorch xT: T single-threaded processes (summed);"

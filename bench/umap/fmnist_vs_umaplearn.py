@@ -148,10 +148,13 @@ def main():
         if tagmap_cpu:
             print(f"CPU ratio umap-learn / tagmap: {cpu / float(np.median(tagmap_cpu)):.2f}x")
     if x.shape[0] == 70000:
+        # issue 17: >= 8x umap-learn at kNN15 preservation >= 0.134 and 10NN accuracy >= 0.775
         verdict = lambda ok: "met" if ok else "MISSED"
-        print(f"targets ({ours[0]}): time <= 13 s {verdict(ours[1] <= 13)}, preservation >= "
-              f"0.134 {verdict(ours[2] >= 0.134)}, accuracy >= 0.78 {verdict(ours[3] >= 0.78)}")
-
+        speed = ""
+        if not args.skip_umap_learn:
+            speed = f"time ratio >= 8x {verdict(rows[-1][1] / ours[1] >= 8)}, "
+        print(f"targets ({ours[0]}): {speed}preservation >= 0.134 "
+              f"{verdict(ours[2] >= 0.134)}, accuracy >= 0.775 {verdict(ours[3] >= 0.775)}")
 
 if __name__ == "__main__":
     main()

@@ -1,11 +1,14 @@
 // Runs tagmap's UMAP on a raw float32 matrix, for bench/umap/fmnist_vs_umaplearn.py --driver
 // (the same library call as `tagmap project --method umap`, without building the whole CLI).
 //   umap_driver IN.f32 N D OUT.f32 [--dims 2|3] [--threads T] [--seed S] [--n-neighbors K]
-//               [--min-dist M]
+//               [--min-dist M] [--epochs E]
+//               [--knn-cache FILE]
 // Prints one JSON line: seconds (kNN graph, fuzzy graph, initialisation, SGD; file I/O
 // excluded) and the process CPU seconds over the same span, plus the wall and CPU seconds of
 // each phase (knn: the kNN graph; init: fuzzy graph and spectral layout; sgd: the epochs).
 // The phases are the steps of Umap::fit (kNN graph, initialize from it, run), same bits.
+// --knn-cache FILE: read the kNN graph from FILE if it exists, else build and write it there
+// (for repeated runs of the later phases; the kNN phase then times the read).
 #include <Eigen/Core>
 #include <algorithm>
 #include <chrono>
@@ -22,11 +25,13 @@ int main(int argc, char** argv) {
     using namespace tagmap::project;
     if (argc < 5) {
         std::cerr << "usage: umap_driver IN.f32 N D OUT.f32 [--dims 2|3] [--threads T] "
-                     "[--seed S] [--n-neighbors K] [--min-dist M]\n";
+                     "[--seed S] [--n-neighbors K] [--min-dist M] [--epochs E] "
+                     "[--knn-cache FILE]\n";
         return 2;
     }
     const long n = std::atol(argv[2]), d = std::atol(argv[3]);
     UmapOptions o;
+    std::string knn_cache;
     for (int a = 5; a + 1 < argc; a += 2) {
         const std::string key = argv[a], value = argv[a + 1];
         if (key == "--dims")
@@ -39,6 +44,10 @@ int main(int argc, char** argv) {
             o.n_neighbors = std::stoi(value);
         else if (key == "--min-dist")
             o.min_dist = std::stod(value);
+        else if (key == "--epochs")
+            o.n_epochs = std::stoi(value);
+        else if (key == "--knn-cache")
+            knn_cache = value;
         else {
             std::cerr << "unknown option " << key << "\n";
             return 2;
@@ -63,8 +72,31 @@ int main(int argc, char** argv) {
             std::fprintf(stderr, "epoch %d / %d elapsed %.2f s\n", epoch, total, elapsed());
     };
     // As Umap<float>::initialize(X, o): the kNN graph of X's rows, then the rest from it.
-    const KnnGraph graph = knn_graph(
-        X, knn_options(o.knn, int(std::min<long>(o.n_neighbors - 1, n - 1)), o.threads, o.seed));
+    const KnnOptions knn =
+        knn_options(o.knn, int(std::min<long>(o.n_neighbors - 1, n - 1)), o.threads, o.seed);
+    KnnGraph graph;
+    std::ifstream cached(knn_cache, std::ios::binary);
+    if (!knn_cache.empty() && cached) {
+        graph.indices.resize(n, knn.k);
+        graph.distances.resize(n, knn.k);
+        cached.read(reinterpret_cast<char*>(graph.indices.data()),
+                    std::streamsize(sizeof(int) * graph.indices.size()));
+        cached.read(reinterpret_cast<char*>(graph.distances.data()),
+                    std::streamsize(sizeof(float) * graph.distances.size()));
+        if (!cached) {
+            std::cerr << "cannot read the kNN graph from " << knn_cache << "\n";
+            return 1;
+        }
+    } else {
+        graph = knn_graph(X, knn);
+        if (!knn_cache.empty()) {
+            std::ofstream save(knn_cache, std::ios::binary);
+            save.write(reinterpret_cast<const char*>(graph.indices.data()),
+                       std::streamsize(sizeof(int) * graph.indices.size()));
+            save.write(reinterpret_cast<const char*>(graph.distances.data()),
+                       std::streamsize(sizeof(float) * graph.distances.size()));
+        }
+    }
     const double knn_seconds = elapsed(), knn_cpu = cpu();
     auto status = Umap<float>::initialize(X, graph, o);
     const double init_seconds = elapsed(), init_cpu = cpu();

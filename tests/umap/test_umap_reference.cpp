@@ -7,10 +7,10 @@
 #include <map>
 #include <utility>
 
-#include "tagmap/project/umap/fuzzy_graph.hpp"
 #include "tagmap/project/knn/knn.hpp"
-#include "tagmap/project/umap/spectral.hpp"
 #include "tagmap/project/umap/ab.hpp"
+#include "tagmap/project/umap/fuzzy_graph.hpp"
+#include "tagmap/project/umap/spectral.hpp"
 #include "umap_test_util.hpp"
 
 namespace tp = tagmap::project;
@@ -79,6 +79,16 @@ TEST(UmapSpectral, MatchesUmapLearnSpectralLayoutUpToSign) {
         const double cosine = a.dot(b) / (a.norm() * b.norm());
         EXPECT_GT(std::abs(cosine), 0.999) << "eigenvector " << d;
     }
+}
+
+TEST(UmapSpectral, SameBitsAtAnyThreadCount) {
+    // 3,000 points: the Lanczos path, its matrix products split into several row blocks.
+    const auto data = tagmap::test::gaussian_clusters(3000, 1, 5, 1.0, 7);
+    const auto graph = tp::fuzzy_simplicial_set(tp::exact_knn(data.points, 14), 2);
+    const auto one = tp::spectral_layout(data.points, graph, 2, 42, 1);
+    const auto three = tp::spectral_layout(data.points, graph, 2, 42, 3);
+    ASSERT_EQ(one.kind, tp::SpectralLayout::Kind::spectral);
+    EXPECT_TRUE(one.coords == three.coords);
 }
 
 TEST(UmapSpectral, DisconnectedGraphGetsPerComponentLayoutWithoutNaN) {

@@ -221,13 +221,15 @@ async function main() {
     const radius = await page.evaluate(() => window.tagmap.pointRadius());
     // (Not the selected or playing track: its ring and chunk markers are drawn over it.)
     const busy = await page.evaluate(() => [window.tagmap.state.track, window.tagmap.playing]);
-    // Nor one under the playing track's chunk path: its line and markers cover the sprite.
+    // Nor one under the playing track's chunk path: its line and markers cover the sprite
+    // (a point clear of the path by its radius and a marker's is measurable; the run test
+    // below skips what a line still crosses).
     const path = await page.evaluate(() => window.tagmap.chunkPathOnScreen());
     const offPath = (p) => path.every((a, i) => {
       const b = path[Math.min(i + 1, path.length - 1)];
       const dx = b.x - a.x, dy = b.y - a.y, len2 = dx * dx + dy * dy;
       const t = len2 > 0 ? Math.max(0, Math.min(1, ((p.x - a.x) * dx + (p.y - a.y) * dy) / len2)) : 0;
-      return Math.hypot(p.x - a.x - t * dx, p.y - a.y - t * dy) > 2 * radius + 10;
+      return Math.hypot(p.x - a.x - t * dx, p.y - a.y - t * dy) > radius + 6;
     });
     // Nor one under the curves overlay along the map's bottom edge.
     const overlay = await page.evaluate(() => {

@@ -88,7 +88,9 @@ using MusicnnWith = TaggingModel<MusicnnArch<FrontVertical, FrontHorizontal, Bac
 /// MusiCNN trained on MagnaTagATune: 64 back-end channels, 200-d embedding (tags/mtat.txt).
 using MusicnnMtat = Musicnn<204, 51, 64, 200>;
 /// MusiCNN-MTAT with the vertical convolutions in bf16 (fp32 accumulation; needs
-/// AVX512_BF16: bind throws UnsupportedError without it). Fidelity: docs/models/musicnn.md.
+/// AVX512_BF16: bind throws UnsupportedError without it). On AMX tiles where the process
+/// may use them (hi + lo operands, near fp32), else vdpbf16ps: nn/conv_max.hpp's
+/// Bf16Engine, chosen at bind. Fidelity: docs/models/musicnn.md.
 using MusicnnMtatBf16 = MusicnnWith<nn::TallConv::spectral_bf16, 204, 51, 64, 200>;
 /// MusiCNN for the Million Song Dataset: 512 back-end channels, 500-d embedding.
 using MusicnnMsd = Musicnn<204, 51, 512, 500>;

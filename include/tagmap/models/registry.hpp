@@ -19,8 +19,9 @@
 namespace tagmap::models {
 
 /// Arithmetic of the heavy convolutions. fp32 is the reference (1e-4 of PyTorch); bf16
-/// rounds their operands to bfloat16 and accumulates in fp32 (AVX512_BF16 only; fidelity
-/// in docs/models/musicnn.md).
+/// rounds their operands to bfloat16 and accumulates in fp32 (AVX512_BF16 only; on CPUs
+/// with AMX-BF16 as hi + lo bf16 pairs on tiles, near fp32; fidelity in
+/// docs/models/musicnn.md).
 enum class Precision { fp32, bf16 };
 
 /// "fp32" or "bf16"; anything else -> InvalidArgument.

@@ -71,6 +71,33 @@ TAGMAP_BF16_TARGET inline void pack_pairs(const float* re, const float* im, std:
 }
 
 namespace detail {
+/// v - bf16(v), exact in fp32.
+TAGMAP_BF16_TARGET inline __m512 residual(__m512 v) {
+    // (masked forms: the unmasked ones trip GCC 12 -Wuninitialized)
+    const __m512i rounded = _mm512_maskz_slli_epi32(
+        0xffff, _mm512_maskz_cvtepu16_epi32(0xffff, (__m256i)_mm512_cvtneps_pbh(v)), 16);
+    return _mm512_sub_ps(v, _mm512_castsi512_ps(rounded));
+}
+}  // namespace detail
+
+/// pack_pairs of what bf16 rounding leaves: (re[i] - bf16(re[i]), im[i] - bf16(im[i])), so
+/// that the two pairs hold each value to 2^-17 (the AMX engine's lo operand).
+TAGMAP_BF16_TARGET inline void pack_residual_pairs(const float* re, const float* im,
+                                                   std::size_t count, float* out) {
+    using detail::residual;
+    std::size_t i = 0;
+    for (; i + 16 <= count; i += 16)
+        _mm512_storeu_si512(out + i, detail::interleave(residual(_mm512_loadu_ps(re + i)),
+                                                        residual(_mm512_loadu_ps(im + i))));
+    if (i < count) {
+        const __mmask16 m = __mmask16((1u << (count - i)) - 1u);
+        _mm512_mask_storeu_epi32(out + i, m,
+                                 detail::interleave(residual(_mm512_maskz_loadu_ps(m, re + i)),
+                                                    residual(_mm512_maskz_loadu_ps(m, im + i))));
+    }
+}
+
+namespace detail {
 /// complex_product for T columns from t: 2 T independent accumulation chains (one chain
 /// per column would wait on vdpbf16ps latency at every tap).
 template <std::size_t KW, std::size_t T>

@@ -1,14 +1,17 @@
-// Conv2d and Conv1d: im2col (skipped for 1x1 kernels) then one GEMM on the
-// shared backend; bias, folded BatchNorm and activation fused into the output.
-// Weights are [out][in][kh][kw], as in the checkpoint; the kernel is the policy
-// `ConvIm2colGemm`, the one place to swap for an FFT or Winograd convolution.
+// Conv2d and Conv1d: im2col (skipped for 1x1 kernels) then one GEMM on the shared
+// backend, or Winograd for large 3x3 pad-1 layers of stride 1 or 2 (conv_winograd.hpp);
+// bias, folded BatchNorm and activation fused into the output. Weights are
+// [out][in][kh][kw], as in the checkpoint; the policy `ConvKernel` picks the kernel per
+// geometry at compile time.
 #pragma once
 
 #include <algorithm>
 #include <cstddef>
 #include <cstring>
 #include <string>
+#include <type_traits>
 
+#include "tagmap/nn/conv_winograd.hpp"
 #include "tagmap/nn/gemm.hpp"
 #include "tagmap/nn/layer.hpp"
 
@@ -18,9 +21,27 @@ namespace detail {
 constexpr std::size_t conv_out(std::size_t n, std::size_t k, std::size_t s, std::size_t p) {
     return n + 2 * p >= k ? (n + 2 * p - k) / s + 1 : 1;  // 1 keeps bad shapes compiling
 }  // until the static_assert
+
+/// The kernel taps [begin, end) along one axis that read the input for some output
+/// position; the others only ever see padding (a 3x3 conv on a 1-row plane).
+constexpr std::size_t live_tap_begin(std::size_t n, std::size_t on, std::size_t k, std::size_t s,
+                                     std::size_t p) {
+    for (std::size_t t = 0; t < k; ++t)
+        for (std::size_t o = 0; o < on; ++o)
+            if (o * s + t >= p && o * s + t - p < n) return t;
+    return 0;
+}
+constexpr std::size_t live_tap_end(std::size_t n, std::size_t on, std::size_t k, std::size_t s,
+                                   std::size_t p) {
+    for (std::size_t t = k; t > 0; --t)
+        for (std::size_t o = 0; o < on; ++o)
+            if (o * s + t - 1 >= p && o * s + t - 1 - p < n) return t;
+    return k;
+}
 }  // namespace detail
 
 /// Convolution as im2col + GEMM: out (OutC x OH*OW) = W (OutC x C*KH*KW) * col.
+/// Taps that only read padding are left out of col and of a compacted copy of W.
 template <class In, std::size_t OutC, std::size_t KH, std::size_t KW, std::size_t SH,
           std::size_t SW, std::size_t PH, std::size_t PW, class Post>
 struct ConvIm2colGemm {
@@ -28,30 +49,49 @@ struct ConvIm2colGemm {
     static constexpr std::size_t OH = detail::conv_out(H, KH, SH, PH);
     static constexpr std::size_t OW = detail::conv_out(W, KW, SW, PW);
     using Out = Shape<OutC, OH, OW>;
-    static constexpr std::size_t K = C * KH * KW;  // GEMM depth
+    static constexpr std::size_t K = C * KH * KW;  // depth of the weights as bound
     static constexpr std::size_t N = OH * OW;      // GEMM columns
+    static constexpr std::size_t kh0 = detail::live_tap_begin(H, OH, KH, SH, PH);
+    static constexpr std::size_t kh1 = detail::live_tap_end(H, OH, KH, SH, PH);
+    static constexpr std::size_t kw0 = detail::live_tap_begin(W, OW, KW, SW, PW);
+    static constexpr std::size_t kw1 = detail::live_tap_end(W, OW, KW, SW, PW);
+    static constexpr std::size_t LKH = kh1 - kh0, LKW = kw1 - kw0;  // live taps
+    static constexpr bool pruned = LKH < KH || LKW < KW;
+    static constexpr std::size_t KL = C * LKH * LKW;  // GEMM depth
     static constexpr bool needs_im2col =
         !(KH == 1 && KW == 1 && SH == 1 && SW == 1 && PH == 0 && PW == 0);
     // A 1-d signal's im2col is built and multiplied a group of input channels at a time
     // (about one GEMM depth block), so MusiCNN's 561-channel layer1 needs 0.4 MB, not 3 MB.
     static constexpr std::size_t group =
-        H == 1 && needs_im2col ? std::min(C, std::max<std::size_t>(1, gemm::max_kc / (KH * KW)))
+        H == 1 && needs_im2col ? std::min(C, std::max<std::size_t>(1, gemm::max_kc / (LKH * LKW)))
                                : C;
-    static constexpr std::size_t group_depth = group * KH * KW;
+    static constexpr std::size_t group_depth = group * LKH * LKW;
     static constexpr std::size_t col_floats = needs_im2col ? gemm::round16(group_depth * N) : 0;
     static constexpr std::size_t work_floats = col_floats + gemm::work_floats(OutC, N, group_depth);
-    static constexpr std::size_t param_floats = OutC * K + OutC;
+    static constexpr std::size_t param_floats = OutC * K + OutC + (pruned ? OutC * KL : 0);
     static constexpr double flops = 2.0 * OutC * K * N;
 
-    const float* params = nullptr;  // [OutC x K weights | OutC bias], BN folded in
+    // [OutC x K weights | OutC bias], BN folded in; pruned: then OutC x KL live weights.
+    const float* params = nullptr;
+
+    /// The live taps' weights, copied once at bind (only when some taps are dead).
+    static void transform_weights(float* p) requires pruned {
+        float* live = p + OutC * K + OutC;
+        for (std::size_t o = 0; o < OutC; ++o)
+            for (std::size_t c = 0; c < C; ++c)
+                for (std::size_t kh = kh0; kh < kh1; ++kh)
+                    for (std::size_t kw = kw0; kw < kw1; ++kw)
+                        live[o * KL + (c * LKH + kh - kh0) * LKW + kw - kw0] =
+                            p[o * K + (c * KH + kh) * KW + kw];
+    }
 
     /// The im2col rows of input channels [c0, c1).
     static void im2col(const float* in, float* col, std::size_t c0 = 0, std::size_t c1 = C) {
         using I = std::ptrdiff_t;
         for (std::size_t c = c0; c < c1; ++c)
-            for (std::size_t kh = 0; kh < KH; ++kh)
-                for (std::size_t kw = 0; kw < KW; ++kw) {
-                    float* row = col + (((c - c0) * KH + kh) * KW + kw) * N;
+            for (std::size_t kh = kh0; kh < kh1; ++kh)
+                for (std::size_t kw = kw0; kw < kw1; ++kw) {
+                    float* row = col + (((c - c0) * LKH + kh - kh0) * LKW + kw - kw0) * N;
                     // Output columns whose input column lies inside the image.
                     const I shift = static_cast<I>(kw) - static_cast<I>(PW);
                     I ow_begin = 0, ow_end = static_cast<I>(OW);
@@ -83,27 +123,67 @@ struct ConvIm2colGemm {
     void forward(const float* in, float* out, float* work) const {
         const float* bias = params + OutC * K;
         for (std::size_t o = 0; o < OutC; ++o) std::fill(out + o * N, out + (o + 1) * N, bias[o]);
+        accumulate(in, out, work);
+        apply_activation(Post::activation, out, OutC * N);
+    }
+
+    /// out = A(out + conv(in)) (a residual sum without its own pass); Post's own
+    /// activation is not applied.
+    template <Activation A>
+    void forward_add(const float* in, float* out, float* work) const {
+        const float* bias = params + OutC * K;
+        for (std::size_t o = 0; o < OutC; ++o)
+            for (std::size_t i = o * N; i < (o + 1) * N; ++i) out[i] += bias[o];
+        accumulate(in, out, work);
+        apply_activation(A, out, OutC * N);
+    }
+
+  private:
+    /// out += W * col(in), no bias.
+    void accumulate(const float* in, float* out, float* work) const {
         if constexpr (!needs_im2col) {
             gemm::multiply_add(OutC, N, K, params, in, out, work);
         } else {
+            const float* weights = pruned ? params + OutC * K + OutC : params;
             for (std::size_t c0 = 0; c0 < C; c0 += group) {
                 const std::size_t c1 = std::min(C, c0 + group);
                 im2col(in, work, c0, c1);
-                gemm::multiply_add(OutC, N, (c1 - c0) * KH * KW, params + c0 * KH * KW, K, work,
-                                   out, work + col_floats);
+                gemm::multiply_add(OutC, N, (c1 - c0) * LKH * LKW, weights + c0 * LKH * LKW, KL,
+                                   work, out, work + col_floats);
             }
         }
-        apply_activation(Post::activation, out, OutC * N);
     }
 };
 
-/// The convolution kernel used for a given geometry: im2col + GEMM for all of them.
-/// Specialise this to route some shapes to another kernel (FFT, Winograd, direct) with
+namespace detail {
+/// The Winograd tile size for a geometry, 0 for im2col + GEMM (measured per VGG layer:
+/// bench/models/results-2026-12-02-vgg.md). 3x3 pad-1 only. Stride 1: planes of at least
+/// 64 outputs, F(4x4, 3x3) when both sides are >= 16, else F(2x2, 3x3). Stride 2 (phases,
+/// F(4x4, 2x2)): at least 16 input channels and 64 tiles, below which packing the
+/// transformed weights for every call costs more than the FLOPs saved.
+constexpr std::size_t winograd_tile(std::size_t C, std::size_t H, std::size_t W, std::size_t KH,
+                                    std::size_t KW, std::size_t SH, std::size_t SW, std::size_t PH,
+                                    std::size_t PW) {
+    if (!(KH == 3 && KW == 3 && PH == 1 && PW == 1 && SH == SW)) return 0;
+    if (SH == 1) return H * W < 64 ? 0 : (H >= 16 && W >= 16 ? 4 : 2);
+    if (SH != 2) return 0;
+    const std::size_t oh = (H - 1) / 2 + 1, ow = (W - 1) / 2 + 1;
+    return C >= 16 && ((oh + 3) / 4) * ((ow + 3) / 4) >= 64 ? 4 : 0;
+}
+}  // namespace detail
+
+/// The convolution kernel used for a given geometry: Winograd (conv_winograd.hpp) for
+/// 3x3 pad-1 layers of the sizes above, im2col + GEMM (the reference, also usable
+/// directly) for the rest. Specialise this to route other shapes to another kernel with
 /// the same members as ConvIm2colGemm; the layers and the models do not change.
 template <class In, std::size_t OutC, std::size_t KH, std::size_t KW, std::size_t SH,
           std::size_t SW, std::size_t PH, std::size_t PW, class Post>
 struct ConvKernel {
-    using type = ConvIm2colGemm<In, OutC, KH, KW, SH, SW, PH, PW, Post>;
+    static constexpr std::size_t tile =
+        detail::winograd_tile(In::channels, In::height, In::width, KH, KW, SH, SW, PH, PW);
+    using type =
+        std::conditional_t<tile == 0, ConvIm2colGemm<In, OutC, KH, KW, SH, SW, PH, PW, Post>,
+                           ConvWinograd<In, OutC, tile == 0 ? 2 : tile, SH, Post>>;
 };
 
 /// torch.nn.Conv2d(in_channels, out_channels, kernel, stride, padding) named `Name`,
@@ -130,6 +210,8 @@ struct Conv2d {
                 {std::int64_t(OutChannels), std::int64_t(InChannels), std::int64_t(KernelT::height),
                  std::int64_t(KernelT::width)},
                 OutChannels, this->K, p);
+            // A kernel that computes in another basis (Winograd) derives its weights once.
+            if constexpr (requires { this->transform_weights(p); }) this->transform_weights(p);
             this->params = p;
         }
     };

@@ -9,10 +9,13 @@
 //                       the KW taps, then an inverse DFT of only the OH valid rows. The
 //                       transforms are matrix products (real DFT matrices made at bind
 //                       time), so there is no FFT plan and no heap: it builds for firmware.
-//   TallConv::spectral_bf16  the same in bf16 with fp32 accumulation (vdpbf16ps, nn/bf16.hpp):
-//                       weight spectra and inverse DFT rounded once at bind, input spectra
-//                       and per-bin products per pass; the inverse DFT and the max over the
-//                       rows are one kernel. Needs AVX512_BF16 at run time (bind throws
+//   TallConv::spectral_bf16  the same in bf16 with fp32 accumulation, on one of two engines
+//                       chosen at bind (Bf16Engine): AMX tiles (tdpbf16ps, nn/amx.hpp) where
+//                       the process may use them, every operand a bf16 hi + lo pair (near
+//                       fp32), else vdpbf16ps (nn/bf16.hpp) on single bf16 operands. Weight
+//                       spectra and inverse DFT rounded once at bind, input spectra and
+//                       per-bin products per pass; the inverse DFT and the max over the rows
+//                       are one kernel. Needs AVX512_BF16 at run time (bind throws
 //                       UnsupportedError without it); the input's forward DFT stays fp32.
 // Cost per (filter, column) for MusiCNN-MTAT: gemm OH*KH*KW MACs (14070 / 15694), spectral
 // (H/2+1)*KW*4 + OH*(H+2) MACs (4252 / 7154). Height padding is not supported (none is used).
@@ -21,12 +24,16 @@
 #include <algorithm>
 #include <cmath>
 #include <cstddef>
+#include <cstdint>
 #include <cstring>
 #include <limits>
 #include <numbers>
+#include <utility>
 
 #include "tagmap/core/cpu_features.hpp"
 #include "tagmap/core/error.hpp"
+#include "tagmap/core/isa_dispatch.hpp"
+#include "tagmap/nn/amx.hpp"
 #include "tagmap/nn/bf16.hpp"
 #include "tagmap/nn/gemm.hpp"
 #include "tagmap/nn/layer.hpp"
@@ -34,6 +41,11 @@
 namespace tagmap::nn {
 
 enum class TallConv { gemm, spectral, spectral_bf16 };
+
+/// The units that run TallConv::spectral_bf16's products: bind picks the fastest the
+/// process may use (amx, else vdpbf16ps); a layer's select_engine changes it (tests,
+/// benches). Results differ: amx keeps hi + lo operands (near fp32), vdpbf16ps single ones.
+enum class Bf16Engine { vdpbf16ps, amx };
 
 /// The kernel a model uses unless it asks for one (see docs/models/musicnn.md for the
 /// measurements that chose it).
@@ -111,17 +123,87 @@ struct ConvMaxGemm {
     }
 };
 
-/// DFT along the height (length H: the valid rows never wrap around), per-bin complex
-/// product over the KW taps, inverse DFT of the OH valid rows, running max.
+/// What both spectral kernels share: the length-H DFT along the height (the valid rows
+/// never wrap around), its tables, the weight spectra and the forward pass's prologue.
+template <std::size_t H>
+struct HeightDft {
+    static constexpr std::size_t bins = H / 2 + 1;
+    static constexpr std::size_t S = 2 * bins;  // (re, im) per bin, bin-major
+
+    // cos / sin of 2 pi j / H, tabulated for j in [0, H) (binding stays in milliseconds).
+    double cos_table[H], sin_table[H];
+
+    HeightDft() {
+        constexpr double tau = 2.0 * std::numbers::pi;
+        for (std::size_t j = 0; j < H; ++j) {
+            cos_table[j] = std::cos(tau * double(j) / double(H));
+            sin_table[j] = std::sin(tau * double(j) / double(H));
+        }
+    }
+    double cos(std::size_t j) const { return cos_table[j % H]; }
+    double sin(std::size_t j) const { return sin_table[j % H]; }
+
+    /// W_f[kw][o] = sum_kh w[o][kh][kw] e^{-2 pi i f kh / H} in double, for every bin f,
+    /// tap kw and filter o: emit(f, kw, o, re, im).
+    template <std::size_t OutC, std::size_t KH, std::size_t KW, class Emit>
+    void weight_spectra(const float* w, Emit&& emit) const {
+        for (std::size_t f = 0; f < bins; ++f)
+            for (std::size_t kw = 0; kw < KW; ++kw)
+                for (std::size_t o = 0; o < OutC; ++o) {
+                    double re = 0, im = 0;
+                    for (std::size_t kh = 0; kh < KH; ++kh) {
+                        const double v = w[(o * KH + kh) * KW + kw];
+                        re += v * cos(f * kh);
+                        im -= v * sin(f * kh);
+                    }
+                    emit(f, kw, o, re, im);
+                }
+    }
+
+    /// X_f = sum_n x[n] e^{-2 pi i f n / H}: S x H, rows re then im per bin.
+    void forward_matrix(float* fwd) const {
+        for (std::size_t f = 0; f < bins; ++f)
+            for (std::size_t n = 0; n < H; ++n) {
+                fwd[(2 * f) * H + n] = float(cos(f * n));
+                fwd[(2 * f + 1) * H + n] = float(-sin(f * n));
+            }
+    }
+
+    /// Correlation: y[h] = sum_f Re(g_f e^{2 pi i f h / H} conj(W_f) X_f), Hermitian-folded
+    /// (g_f = 1/H for the real bins 0 and H/2, else 2/H): the (re, im) weights of bin f.
+    double inverse_re(std::size_t f, std::size_t h) const { return gain(f) * cos(f * h); }
+    double inverse_im(std::size_t f, std::size_t h) const { return -gain(f) * sin(f * h); }
+    static double gain(std::size_t f) { return (f == 0 || 2 * f == H ? 1.0 : 2.0) / double(H); }
+
+    /// The forward pass's prologue: the spectra x (S x W) of every input column, then
+    /// `rows` rows of xp, each W + 2 PW wide with PW zeros either side (the time padding)
+    /// around what fill(r, dst) writes from x.
+    template <std::size_t W, std::size_t PW, class Fill>
+    static void padded_spectra(const float* fwd, const float* in, float* x, float* panels,
+                               std::size_t rows, float* xp, Fill&& fill) {
+        constexpr std::size_t WP = W + 2 * PW;
+        std::fill(x, x + S * W, 0.0f);
+        gemm::multiply_add(S, W, H, fwd, in, x, panels);
+        for (std::size_t r = 0; r < rows; ++r) {
+            float* row = xp + r * WP;
+            std::fill(row, row + PW, 0.0f);
+            fill(r, row + PW);
+            std::fill(row + PW + W, row + WP, 0.0f);
+        }
+    }
+};
+
+/// Per-bin complex product over the KW taps, inverse DFT of the OH valid rows, running max.
 template <class In, std::size_t OutC, std::size_t KH, std::size_t KW, std::size_t PW, class Post>
 struct ConvMaxSpectral {
     static_assert(In::channels == 1, "TallConv::spectral: one input channel only");
     static constexpr std::size_t H = In::height, W = In::width;
     static constexpr std::size_t OH = H - KH + 1, OW = W + 2 * PW - KW + 1;
     using Out = Shape<OutC, 1, OW>;
+    using Dft = HeightDft<H>;
     static constexpr std::size_t K = KH * KW;
-    static constexpr std::size_t bins = H / 2 + 1;
-    static constexpr std::size_t S = 2 * bins;  // (re, im) per bin, bin-major
+    static constexpr std::size_t bins = Dft::bins;
+    static constexpr std::size_t S = Dft::S;
     static constexpr std::size_t WP = W + 2 * PW;
     // Output columns per pass: the pass's spectra (S x cols*OutC) and rows stay ~1 MB.
     static constexpr std::size_t cols_per_block = std::min<std::size_t>(8, OW);
@@ -152,45 +234,20 @@ struct ConvMaxSpectral {
     /// Fills the spectra and DFT matrices of the (non-const) parameter block from the
     /// bound weights; computed in double, allocates nothing.
     static void derive(float* p) {
-        const float* w = p;
-        constexpr double tau = 2.0 * std::numbers::pi;
-        // cos / sin of 2 pi j / H, tabulated for j in [0, H) (binding stays in milliseconds).
-        double cos_table[H], sin_table[H];
-        for (std::size_t j = 0; j < H; ++j) {
-            cos_table[j] = std::cos(tau * double(j) / double(H));
-            sin_table[j] = std::sin(tau * double(j) / double(H));
-        }
-        const auto cs = [&](std::size_t j, bool sine) {
-            return sine ? sin_table[j % H] : cos_table[j % H];
-        };
+        const Dft dft;
         float* spectra = p + spectra_offset;
-        for (std::size_t f = 0; f < bins; ++f)
-            for (std::size_t kw = 0; kw < KW; ++kw)
-                for (std::size_t o = 0; o < OutC; ++o) {
-                    double re = 0, im = 0;  // W_f = sum_k w[k] e^{-2 pi i f k / H}
-                    for (std::size_t kh = 0; kh < KH; ++kh) {
-                        const double v = w[(o * KH + kh) * KW + kw];
-                        re += v * cs(f * kh, false);
-                        im -= v * cs(f * kh, true);
-                    }
-                    float* s = spectra + ((f * KW + kw) * 2) * OutC;
-                    s[o] = float(re);
-                    s[OutC + o] = float(im);
-                }
-        float* fwd = p + forward_offset;  // X_f = sum_n x[n] e^{-2 pi i f n / H}
-        for (std::size_t f = 0; f < bins; ++f)
-            for (std::size_t n = 0; n < H; ++n) {
-                fwd[(2 * f) * H + n] = float(cs(f * n, false));
-                fwd[(2 * f + 1) * H + n] = float(-cs(f * n, true));
-            }
-        // Correlation: y[h] = (1/H) sum_f conj(W_f) X_f e^{2 pi i f h / H}, Hermitian-folded.
+        dft.template weight_spectra<OutC, KH, KW>(
+            p, [&](std::size_t f, std::size_t kw, std::size_t o, double re, double im) {
+                float* s = spectra + ((f * KW + kw) * 2) * OutC;
+                s[o] = float(re);
+                s[OutC + o] = float(im);
+            });
+        dft.forward_matrix(p + forward_offset);
         float* inv = p + inverse_offset;
         for (std::size_t h = 0; h < OH; ++h)
             for (std::size_t f = 0; f < bins; ++f) {
-                const bool single = f == 0 || 2 * f == H;
-                const double g = (single ? 1.0 : 2.0) / double(H);
-                inv[h * S + 2 * f] = float(g * cs(f * h, false));
-                inv[h * S + 2 * f + 1] = float(-g * cs(f * h, true));
+                inv[h * S + 2 * f] = float(dft.inverse_re(f, h));
+                inv[h * S + 2 * f + 1] = float(dft.inverse_im(f, h));
             }
     }
 
@@ -200,38 +257,37 @@ struct ConvMaxSpectral {
         float* y = xp + xp_floats;
         float* z = y + y_floats;
         float* panels = z + z_floats;
-        // Spectra of every input column, then the time padding as zero columns.
-        std::fill(x, x + S * W, 0.0f);
-        gemm::multiply_add(S, W, H, params + forward_offset, in, x, panels);
-        for (std::size_t s = 0; s < S; ++s) {
-            float* row = xp + s * WP;
-            std::fill(row, row + PW, 0.0f);
-            std::copy_n(x + s * W, W, row + PW);
-            std::fill(row + PW + W, row + WP, 0.0f);
-        }
+        Dft::template padded_spectra<W, PW>(
+            params + forward_offset, in, x, panels, S, xp,
+            [&](std::size_t s, float* dst) { std::copy_n(x + s * W, W, dst); });
         const float* spectra = params + spectra_offset;
         for (std::size_t t0 = 0; t0 < OW; t0 += cols_per_block) {
             const std::size_t cols = std::min(cols_per_block, OW - t0), nb = cols * OutC;
-            // Y_f[t][o] = sum_kw conj(W_f[kw][o]) X_f[t0 + t + kw].
-            for (std::size_t f = 0; f < bins; ++f) {
-                const float* xr = xp + (2 * f) * WP + t0;
-                const float* xi = xp + (2 * f + 1) * WP + t0;
-                const float* wf = spectra + f * KW * 2 * OutC;
-                float* yr = y + (2 * f) * nb;
-                float* yi = y + (2 * f + 1) * nb;
-                for (std::size_t t = 0; t < cols; ++t)
-                    product(wf, xr + t, xi + t, yr + t * OutC, yi + t * OutC);
-            }
-            std::fill(z, z + OH * nb, 0.0f);
+            // Y_f[t][o] = sum_kw conj(W_f[kw][o]) X_f[t0 + t + kw]. The loops around the
+            // GEMM run in the CPU's best ISA in a portable build too (run_vectorized).
+            run_vectorized([&] {
+                for (std::size_t f = 0; f < bins; ++f) {
+                    const float* xr = xp + (2 * f) * WP + t0;
+                    const float* xi = xp + (2 * f + 1) * WP + t0;
+                    const float* wf = spectra + f * KW * 2 * OutC;
+                    float* yr = y + (2 * f) * nb;
+                    float* yi = y + (2 * f + 1) * nb;
+                    for (std::size_t t = 0; t < cols; ++t)
+                        product(wf, xr + t, xi + t, yr + t * OutC, yi + t * OutC);
+                }
+                std::fill(z, z + OH * nb, 0.0f);
+            });
             gemm::multiply_add(OH, nb, S, params + inverse_offset, y, z, panels);
             // Row 0 of z becomes the max over the rows (contiguous, vectorised), then
             // it is transposed into the (filter, column) output.
-            for (std::size_t h = 1; h < OH; ++h) {
-                const float* zh = z + h * nb;
-                for (std::size_t j = 0; j < nb; ++j) z[j] = std::max(z[j], zh[j]);
-            }
-            for (std::size_t t = 0; t < cols; ++t)
-                for (std::size_t o = 0; o < OutC; ++o) out[o * OW + t0 + t] = z[t * OutC + o];
+            run_vectorized([&] {
+                for (std::size_t h = 1; h < OH; ++h) {
+                    const float* zh = z + h * nb;
+                    for (std::size_t j = 0; j < nb; ++j) z[j] = std::max(z[j], zh[j]);
+                }
+                for (std::size_t t = 0; t < cols; ++t)
+                    for (std::size_t o = 0; o < OutC; ++o) out[o * OW + t0 + t] = z[t * OutC + o];
+            });
         }
         apply_bias_activation(Post::activation, params + OutC * K, out, OutC, OW);
     }
@@ -254,108 +310,168 @@ struct ConvMaxSpectral {
     }
 };
 
-/// TallConv::spectral with bf16 operands: see the file comment and nn/bf16.hpp.
+/// TallConv::spectral with bf16 operands: see the file comment, nn/bf16.hpp and nn/amx.hpp.
 template <class In, std::size_t OutC, std::size_t KH, std::size_t KW, std::size_t PW, class Post>
 struct ConvMaxSpectralBf16 {
     static_assert(In::channels == 1, "TallConv::spectral_bf16: one input channel only");
+    static_assert(KW <= 16, "TallConv::spectral_bf16: at most 16 taps along the width");
     static constexpr std::size_t H = In::height, W = In::width;
     static constexpr std::size_t OH = H - KH + 1, OW = W + 2 * PW - KW + 1;
     using Out = Shape<OutC, 1, OW>;
+    using Dft = HeightDft<H>;
     static constexpr std::size_t K = KH * KW;
-    static constexpr std::size_t bins = H / 2 + 1;
-    static constexpr std::size_t S = 2 * bins;
+    static constexpr std::size_t bins = Dft::bins;
+    static constexpr std::size_t S = Dft::S;
     static constexpr std::size_t WP = W + 2 * PW;
     static constexpr std::size_t filters = (OutC + 15) / 16 * 16;  // zero filters pad to 16
+    static constexpr std::size_t blocks = filters / 16;
+
+    // vdpbf16ps engine: 8 output columns per pass, products [bin][column][filter]; inverse
+    // DFT [bin][row] pairs, rows padded to OHP (the last row repeated: the max is unchanged).
     static constexpr std::size_t cols_per_block = std::min<std::size_t>(8, OW);
     static constexpr std::size_t NB = cols_per_block * filters;
-
-    // Parameters (one float holds one bf16 pair): [weights | bias | weight spectra pairs
-    // [bin][kw][(wr, wi) | (-wi, wr)][filter] | forward DFT (fp32) | inverse DFT pairs
-    // [bin][row], rows padded to OHP].
-    static constexpr std::size_t weight_floats = OutC * K + OutC;
-    static constexpr std::size_t spectra_offset = weight_floats;
-    static constexpr std::size_t spectra_floats = bins * KW * 2 * filters;
-    static constexpr std::size_t forward_offset = gemm::round16(spectra_offset + spectra_floats);
-    static constexpr std::size_t inverse_offset = forward_offset + S * H;
-    // Inverse DFT rows padded to whole tiles of the kernel (the last row repeated).
     static constexpr std::size_t OHP =
         (OH + bf16::rows_per_tile - 1) / bf16::rows_per_tile * bf16::rows_per_tile;
-    static constexpr std::size_t param_floats = inverse_offset + bins * OHP;
+    // AMX engine: 16 columns per pass (one tile), products [bin][filter][column] as hi and
+    // lo planes of R rows; inverse DFT [row][pair] (tdpbf16ps' A operand, hi then lo), rows
+    // padded to OHA the same way. The real bins 0 and H/2 share one pair
+    // (Y_0.re, Y_H/2.re): for H = 96 the depth is 48 pairs, 3 tiles, not 49; zero pairs
+    // pad it to whole tiles.
+    static constexpr std::size_t amx_cols = 16;
+    static constexpr std::size_t NBA = amx_cols * filters;
+    static constexpr bool fold_nyquist = H % 2 == 0;
+    static constexpr std::size_t pairs = fold_nyquist ? H / 2 : bins;
+    static constexpr std::size_t depth = (pairs + 15) / 16 * 16;
+    static constexpr std::size_t R = std::max(bins, depth);
+    static constexpr std::size_t OHA =
+        (OH + amx::rows_per_pass - 1) / amx::rows_per_pass * amx::rows_per_pass;
 
-    // Work: [input spectra S x W | their pairs bins x WP | pass products | pass maxima | panels].
+    // Parameters (one float holds one bf16 pair): [weights | bias | forward DFT (fp32) |
+    // vdpbf16ps: weight spectra [bin][kw][(wr, wi) | (-wi, wr)][filter], inverse DFT |
+    // AMX: weight spectra [bin][block][re hi | im hi | re lo | im lo][16][kw], inverse DFT
+    // hi | lo].
+    static constexpr std::size_t weight_floats = OutC * K + OutC;
+    static constexpr std::size_t forward_offset = gemm::round16(weight_floats);
+    static constexpr std::size_t spectra_offset = forward_offset + S * H;
+    static constexpr std::size_t spectra_floats = bins * KW * 2 * filters;
+    static constexpr std::size_t inverse_offset = spectra_offset + spectra_floats;
+    static constexpr std::size_t amx_spectra_offset = gemm::round16(inverse_offset + bins * OHP);
+    static constexpr std::size_t amx_spectra_floats = bins * blocks * 4 * 16 * KW;
+    static constexpr std::size_t amx_inverse_offset = amx_spectra_offset + amx_spectra_floats;
+    static constexpr std::size_t param_floats = amx_inverse_offset + 2 * OHA * depth;
+
+    // Work: [input spectra S x W | their pairs | pass products | pass maxima | panels], the
+    // pairs bins x WP (vdpbf16ps) or hi and lo planes and a zero tail that the last B tile
+    // reads into (AMX), the products bins x NB or 2 x R x NBA.
     static constexpr std::size_t x_floats = gemm::round16(S * W);
-    static constexpr std::size_t xp_floats = gemm::round16(bins * WP);
-    static constexpr std::size_t y_floats = gemm::round16(bins * NB);
-    static constexpr std::size_t z_floats = gemm::round16(NB);
+    static constexpr std::size_t xp_floats = gemm::round16(std::max(bins * WP, 2 * bins * WP + 32));
+    static constexpr std::size_t y_floats = gemm::round16(std::max(bins * NB, 2 * R * NBA));
+    static constexpr std::size_t z_floats = gemm::round16(std::max(NB, NBA));
     static constexpr std::size_t work_floats =
         x_floats + xp_floats + y_floats + z_floats + gemm::work_floats(S, W, H);
     static constexpr double flops = 2.0 * OutC * K * OH * OW;  // of the direct convolution
+    // The vdpbf16ps engine's; the AMX engine runs three bf16 products per product and
+    // pads the rows to OHA.
     static constexpr double executed_flops =
         2.0 * S * H * W + 8.0 * bins * KW * filters * OW + 2.0 * OH * S * filters * OW;
 
     const float* params = nullptr;
+    Bf16Engine engine = Bf16Engine::vdpbf16ps;
 
-    static void derive(float* p) {
+    /// Rounds the spectra and inverse DFTs (both engines' layouts) once; picks the engine.
+    void derive(float* p) {
         if (!cpu_has_avx512_bf16())
             TAGMAP_THROW(UnsupportedError(
                 "bf16 precision needs a CPU with AVX512_BF16 (vdpbf16ps); this one has none: "
                 "use fp32"));
-        const float* w = p;
-        constexpr double tau = 2.0 * std::numbers::pi;
-        double cos_table[H], sin_table[H];
-        for (std::size_t j = 0; j < H; ++j) {
-            cos_table[j] = std::cos(tau * double(j) / double(H));
-            sin_table[j] = std::sin(tau * double(j) / double(H));
-        }
+        engine = amx_available() ? Bf16Engine::amx : Bf16Engine::vdpbf16ps;
+        const Dft dft;
+        dft.forward_matrix(p + forward_offset);
         float* spectra = p + spectra_offset;
+        float* amx_spectra = p + amx_spectra_offset;
         std::fill(spectra, spectra + spectra_floats, 0.0f);
-        for (std::size_t f = 0; f < bins; ++f)
-            for (std::size_t kw = 0; kw < KW; ++kw)
-                for (std::size_t o = 0; o < OutC; ++o) {
-                    double re = 0, im = 0;  // W_f = sum_k w[k] e^{-2 pi i f k / H}
-                    for (std::size_t kh = 0; kh < KH; ++kh) {
-                        const double v = w[(o * KH + kh) * KW + kw];
-                        re += v * cos_table[(f * kh) % H];
-                        im -= v * sin_table[(f * kh) % H];
-                    }
-                    float* s = spectra + (f * KW + kw) * 2 * filters;
-                    // conj(W) X: re = wr xr + wi xi, im = -wi xr + wr xi.
-                    bf16::store_pair(s + o, bf16::pair(float(re), float(im)));
-                    bf16::store_pair(s + filters + o, bf16::pair(float(-im), float(re)));
-                }
-        float* fwd = p + forward_offset;
-        for (std::size_t f = 0; f < bins; ++f)
-            for (std::size_t n = 0; n < H; ++n) {
-                fwd[(2 * f) * H + n] = float(cos_table[(f * n) % H]);
-                fwd[(2 * f + 1) * H + n] = float(-sin_table[(f * n) % H]);
-            }
-        float* inv = p + inverse_offset;
+        std::fill(amx_spectra, amx_spectra + amx_spectra_floats, 0.0f);
+        dft.template weight_spectra<OutC, KH, KW>(
+            p, [&](std::size_t f, std::size_t kw, std::size_t o, double re, double im) {
+                float* s = spectra + (f * KW + kw) * 2 * filters;
+                // conj(W) X: re = wr xr + wi xi, im = -wi xr + wr xi.
+                bf16::store_pair(s + o, bf16::pair(float(re), float(im)));
+                bf16::store_pair(s + filters + o, bf16::pair(float(-im), float(re)));
+                float* a = amx_spectra + ((f * blocks + o / 16) * 4 * 16 + o % 16) * KW + kw;
+                constexpr std::size_t part = 16 * KW;
+                bf16::store_pair(a, hi(re, im));
+                bf16::store_pair(a + part, hi(-im, re));
+                bf16::store_pair(a + 2 * part, lo(re, im));
+                bf16::store_pair(a + 3 * part, lo(-im, re));
+            });
+        const auto inverse = [&](std::size_t f, std::size_t h) {
+            return std::pair{dft.inverse_re(f, h), dft.inverse_im(f, h)};
+        };
         for (std::size_t hp = 0; hp < OHP; ++hp)
             for (std::size_t f = 0; f < bins; ++f) {
-                const std::size_t h = std::min(hp, OH - 1);
-                const bool single = f == 0 || 2 * f == H;
-                const double g = (single ? 1.0 : 2.0) / double(H);
-                bf16::store_pair(inv + f * OHP + hp,
-                                 bf16::pair(float(g * cos_table[(f * h) % H]),
-                                            float(-g * sin_table[(f * h) % H])));
+                const auto [re, im] = inverse(f, std::min(hp, OH - 1));
+                bf16::store_pair(p + inverse_offset + f * OHP + hp, hi(re, im));
             }
+        float* amx_inv = p + amx_inverse_offset;
+        std::fill(amx_inv, amx_inv + 2 * OHA * depth, 0.0f);
+        for (std::size_t hp = 0; hp < OHA; ++hp) {
+            const std::size_t h = std::min(hp, OH - 1);
+            for (std::size_t k = 0; k < pairs; ++k) {
+                const auto [re, im] = fold_nyquist && k == 0 ? std::pair{dft.inverse_re(0, h),
+                                                                         dft.inverse_re(H / 2, h)}
+                                                             : inverse(k, h);
+                bf16::store_pair(amx_inv + hp * depth + k, hi(re, im));
+                bf16::store_pair(amx_inv + (OHA + hp) * depth + k, lo(re, im));
+            }
+        }
+    }
+
+    /// Runs on `e` from now on; UnsupportedError when this CPU (or build) lacks it.
+    void select_engine(Bf16Engine e) {
+        if (e == Bf16Engine::amx && !amx_available())
+            TAGMAP_THROW(
+                UnsupportedError("the AMX bf16 engine needs AMX-BF16 (and the OS's "
+                                 "permission to use tiles); this process has none"));
+        engine = e;
     }
 
     void forward(const float* in, float* out, float* work) const {
+#if TAGMAP_HAVE_AMX_KERNELS
+        if (engine == Bf16Engine::amx) return forward_amx(in, out, work);
+#endif
 #if TAGMAP_HAVE_BF16_KERNELS
+        forward_vdpbf16ps(in, out, work);
+#else
+        (void)in, (void)out, (void)work;
+#endif
+    }
+
+  private:
+    static bool amx_available() {
+        return TAGMAP_HAVE_AMX_KERNELS && cpu_has_amx_bf16();
+    }
+    static std::uint32_t hi(double re, double im) {
+        return bf16::pair(float(re), float(im));
+    }
+    /// What hi leaves: hi + lo holds (re, im) to 2^-17.
+    static std::uint32_t lo(double re, double im) {
+        const auto r = [](double v) {
+            return float(v - bf16::to_float(bf16::from_float(float(v))));
+        };
+        return bf16::pair(r(re), r(im));
+    }
+
+#if TAGMAP_HAVE_BF16_KERNELS
+    void forward_vdpbf16ps(const float* in, float* out, float* work) const {
         float* x = work;
         float* xp = x + x_floats;
         float* y = xp + xp_floats;
         float* z = y + y_floats;
         float* panels = z + z_floats;
-        std::fill(x, x + S * W, 0.0f);
-        gemm::multiply_add(S, W, H, params + forward_offset, in, x, panels);
-        for (std::size_t f = 0; f < bins; ++f) {
-            float* row = xp + f * WP;
-            std::fill(row, row + PW, 0.0f);  // zero pairs: the time padding
-            bf16::pack_pairs(x + (2 * f) * W, x + (2 * f + 1) * W, W, row + PW);
-            std::fill(row + PW + W, row + WP, 0.0f);
-        }
+        Dft::template padded_spectra<W, PW>(
+            params + forward_offset, in, x, panels, bins, xp, [&](std::size_t f, float* dst) {
+                bf16::pack_pairs(x + (2 * f) * W, x + (2 * f + 1) * W, W, dst);
+            });
         const float* spectra = params + spectra_offset;
         for (std::size_t t0 = 0; t0 < OW; t0 += cols_per_block) {
             const std::size_t cols = std::min(cols_per_block, OW - t0), nb = cols * filters;
@@ -367,10 +483,65 @@ struct ConvMaxSpectralBf16 {
                 for (std::size_t o = 0; o < OutC; ++o) out[o * OW + t0 + t] = z[t * filters + o];
         }
         apply_bias_activation(Post::activation, params + OutC * K, out, OutC, OW);
-#else
-        (void)in, (void)out, (void)work;
-#endif
     }
+#endif
+
+#if TAGMAP_HAVE_AMX_KERNELS
+    void forward_amx(const float* in, float* out, float* work) const {
+        static constexpr amx::TileConfig product_tiles = amx::product_tiles(KW);
+        static constexpr amx::TileConfig inverse_tiles = amx::uniform_tiles();
+        float* x = work;
+        float* xp = x + x_floats;  // hi plane, lo plane, zero tail
+        float* y_hi = xp + xp_floats;
+        float* y_lo = y_hi + R * NBA;
+        float* z = y_hi + y_floats;
+        float* panels = z + z_floats;
+        Dft::template padded_spectra<W, PW>(
+            params + forward_offset, in, x, panels, 2 * bins, xp, [&](std::size_t r, float* dst) {
+                const std::size_t f = r % bins;
+                if (r < bins)
+                    bf16::pack_pairs(x + (2 * f) * W, x + (2 * f + 1) * W, W, dst);
+                else
+                    bf16::pack_residual_pairs(x + (2 * f) * W, x + (2 * f + 1) * W, W, dst);
+            });
+        std::fill(xp + 2 * bins * WP, xp + 2 * bins * WP + 32, 0.0f);
+        if constexpr (depth > bins) {
+            std::fill(y_hi + bins * NBA, y_hi + depth * NBA, 0.0f);
+            std::fill(y_lo + bins * NBA, y_lo + depth * NBA, 0.0f);
+        }
+        const float* spectra = params + amx_spectra_offset;
+        const float* inv = params + amx_inverse_offset;
+        const amx::TileScope tiles;  // released on return
+        for (std::size_t t0 = 0; t0 < OW; t0 += amx_cols) {
+            amx::load_tiles(product_tiles);
+            for (std::size_t f = 0; f < bins; ++f)
+                amx::complex_product(spectra + f * blocks * 4 * 16 * KW, blocks, KW,
+                                     xp + f * WP + t0, xp + (bins + f) * WP + t0, y_hi + f * NBA,
+                                     y_lo + f * NBA);
+            if constexpr (fold_nyquist) {
+                fold(y_hi, y_hi + (H / 2) * NBA);
+                fold(y_lo, y_lo + (H / 2) * NBA);
+            }
+            amx::load_tiles(inverse_tiles);
+            amx::max_of_rows(inv, inv + OHA * depth, OHA, depth, y_hi, y_lo, NBA, z);
+            const std::size_t cols = std::min(amx_cols, OW - t0);
+            for (std::size_t o = 0; o < OutC; ++o)
+                std::copy_n(z + o * amx_cols, cols, out + o * OW + t0);
+        }
+        apply_bias_activation(Post::activation, params + OutC * K, out, OutC, OW);
+    }
+
+    /// Both real bins in one pair: (Y_0.re, Y_H/2.re) -> row 0 (Y_0.im is exactly 0).
+    static void fold(float* y0, const float* nyquist) {
+        for (std::size_t j = 0; j < NBA; ++j) {
+            std::uint32_t a, b;
+            std::memcpy(&a, y0 + j, 4);
+            std::memcpy(&b, nyquist + j, 4);
+            a = (a & 0xffffu) | (b << 16);
+            std::memcpy(y0 + j, &a, 4);
+        }
+    }
+#endif
 };
 
 template <TallConv Algo, class In, std::size_t OutC, std::size_t KH, std::size_t KW, std::size_t PW,

@@ -1,15 +1,36 @@
 // Residual add: out = post(main(x) + shortcut(x)); the shortcut defaults to the
 // identity (MusiCNN's back end), or is a layer such as a strided conv + BN (VGG's
-// Res_2d). post is nothing or post::ReLU.
+// Res_2d). post is nothing or post::ReLU. With a layer shortcut and a main Sequential
+// ending in a conv, the sum and post are fused into that conv's output (forward_add).
 #pragma once
 
 #include <algorithm>
+#include <tuple>
 #include <type_traits>
 
 #include "tagmap/nn/gemm.hpp"
 #include "tagmap/nn/layer.hpp"
 
 namespace tagmap::nn {
+
+namespace detail {
+/// Whether L is a Sequential whose last layer can add itself into its output.
+template <class L>
+constexpr bool adds_into_output() {
+    if constexpr (requires {
+                      typename L::Layers;
+                      L::count;
+                      L::buffer_floats;
+                  }) {
+        using Last = std::tuple_element_t<L::count - 1, typename L::Layers>;
+        return requires(const Last& last, const float* in, float* out, float* work) {
+            last.template forward_add<Activation::none>(in, out, work);
+        };
+    } else {
+        return false;
+    }
+}
+}  // namespace detail
 
 struct Identity {
     template <ShapeType Input>
@@ -36,7 +57,11 @@ struct Residual {
                       "Residual: the main path and the shortcut produce different shapes");
         using Out = typename MainLayer::Out;
         static constexpr bool identity = std::is_same_v<Shortcut, Identity>;
-        static constexpr std::size_t sum_floats = identity ? 0 : gemm::round16(Out::size);
+        // Fused: the shortcut writes `out`, and the main path's last layer (a Sequential's
+        // conv with forward_add) adds itself to it with the activation, in one pass and
+        // without a sum buffer.
+        static constexpr bool fused = !identity && detail::adds_into_output<MainLayer>();
+        static constexpr std::size_t sum_floats = identity || fused ? 0 : gemm::round16(Out::size);
         static constexpr std::size_t param_floats =
             MainLayer::param_floats + ShortcutLayer::param_floats;
         static constexpr std::size_t work_floats =
@@ -52,6 +77,13 @@ struct Residual {
         }
 
         void forward(const float* in, float* out, float* work) const {
+            if constexpr (fused) {
+                shortcut.forward(in, out, work);
+                float* const buffers[2] = {work, work + MainLayer::buffer_floats};
+                main_add<0>(in, out, buffers,
+                            work + MainLayer::buffer_count * MainLayer::buffer_floats);
+                return;
+            }
             main.forward(in, out, work + sum_floats);
             const float* skip = in;
             if constexpr (!identity) {
@@ -60,6 +92,21 @@ struct Residual {
             }
             for (std::size_t i = 0; i < Out::size; ++i) out[i] += skip[i];
             apply_activation(PostOps<Post...>::activation, out, Out::size);
+        }
+
+      private:
+        // The main Sequential's layers as Sequential::forward runs them, the last added
+        // into out.
+        template <std::size_t I>
+        void main_add(const float* in, float* out, float* const* buffers, float* scratch) const {
+            const auto& layer = std::get<I>(main.layers);
+            if constexpr (I + 1 == MainLayer::count) {
+                layer.template forward_add<PostOps<Post...>::activation>(in, out, scratch);
+            } else {
+                float* dst = buffers[I % 2];
+                layer.forward(in, dst, scratch);
+                main_add<I + 1>(dst, out, buffers, scratch);
+            }
         }
     };
 };

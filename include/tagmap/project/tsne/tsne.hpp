@@ -177,6 +177,7 @@ class Optimizer {
           row_ptr_(std::move(P.row_ptr)),
           cols_(std::move(P.cols)),
           values_(P.values.begin(), P.values.end()),
+          narrow_cols_(n_ <= 65536 ? cols_.size() : 0),
           plogp_(p_log_p(P)),
           o_(o),
           repulsion_(method, o.theta),
@@ -184,7 +185,12 @@ class Optimizer {
           attr_(n_ * D),
           rep_(n_ * D),
           update_(n_ * D, 0.0),
-          gains_(n_ * D, 1.0) {}
+          gains_(n_ * D, 1.0) {
+        if (!narrow_cols_.empty()) {
+            std::copy(cols_.begin(), cols_.end(), narrow_cols_.begin());
+            cols_ = {};
+        }
+    }
 
     int iteration() const { return iter_; }
     double kl() const { return kl_; }  ///< at kl_iteration(), NaN before
@@ -215,8 +221,11 @@ class Optimizer {
             const bool report = iter + 1 == end || (o_.progress && (iter + 1) % 50 == 0);
             const double z = repulsion_(y, n_, rep_.data(), o_.threads);
             const double p_log_w =
-                attraction_csr<D>(n_, row_ptr_.data(), cols_.data(), values_.data(), y,
-                                  attr_.data(), exaggeration, o_.threads, report);
+                narrow_cols_.empty()
+                    ? attraction_csr<D>(n_, row_ptr_.data(), cols_.data(), values_.data(), y,
+                                        attr_.data(), exaggeration, o_.threads, report)
+                    : attraction_csr<D>(n_, row_ptr_.data(), narrow_cols_.data(), values_.data(), y,
+                                        attr_.data(), exaggeration, o_.threads, report);
             if (!std::isfinite(z) || z <= 0)
                 throw Error("t-SNE diverged at iteration " + std::to_string(iter) +
                             " (normalisation " + std::to_string(z) +
@@ -252,8 +261,9 @@ class Optimizer {
   private:
     std::size_t n_;
     std::vector<std::int64_t> row_ptr_;
-    std::vector<int> cols_;
+    std::vector<int> cols_;  // empty when narrow_cols_ holds them
     std::vector<float> values_;
+    std::vector<std::uint16_t> narrow_cols_;  // the columns as 16 bits, for N <= 65,536
     double plogp_;
     TsneOptions o_;
     Repulsion<D> repulsion_;

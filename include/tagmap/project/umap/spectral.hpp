@@ -13,7 +13,7 @@
 //
 // API (namespace tagmap::project):
 //   struct SpectralLayout { Eigen::MatrixXd coords; Kind kind; int components; };
-//   SpectralLayout spectral_layout(X, graph, dims, seed)   // coords: N x dims
+//   SpectralLayout spectral_layout(X, graph, dims, seed, threads = 1)   // coords: N x dims
 #pragma once
 
 #include <algorithm>
@@ -23,12 +23,12 @@
 #include <optional>
 #include <vector>
 
-#include <Spectra/MatOp/SparseSymMatProd.h>
 #include <Spectra/SymEigsSolver.h>
 #include <Eigen/Dense>
 #include <Eigen/Sparse>
 
 #include "tagmap/core/error.hpp"
+#include "tagmap/core/parallel.hpp"
 #include "tagmap/core/random.hpp"
 #include "tagmap/project/umap/fuzzy_graph.hpp"
 
@@ -68,9 +68,41 @@ inline int connected_components(const FuzzyGraph& graph, std::vector<int>& label
     return count;
 }
 
+/// y = A x for the Lanczos solver, A row-major: each row's sum is one thread's, in a fixed
+/// order, so the product has the same bits at any thread count. (Spectra's SparseSymMatProd
+/// multiplies through a self-adjoint view of a column-major matrix, on one thread; the
+/// products are most of the solver's time.)
+class RowBlockProduct {
+  public:
+    using Scalar = double;
+    RowBlockProduct(const Eigen::SparseMatrix<double, Eigen::RowMajor>& matrix, int threads)
+        : matrix_(matrix), threads_(threads) {}
+    Eigen::Index rows() const { return matrix_.rows(); }
+    Eigen::Index cols() const { return matrix_.cols(); }
+    void perform_op(const double* x, double* y) const {
+        const int* outer = matrix_.outerIndexPtr();
+        const int* inner = matrix_.innerIndexPtr();
+        const double* value = matrix_.valuePtr();
+        parallel_for_blocks(std::size_t(matrix_.rows()), 1024, threads_,
+                            [&](std::size_t, std::size_t begin, std::size_t end) {
+                                for (std::size_t r = begin; r < end; ++r) {
+                                    double sum = 0;
+                                    for (int k = outer[r]; k < outer[r + 1]; ++k)
+                                        sum += value[k] * x[inner[k]];
+                                    y[r] = sum;
+                                }
+                            });
+    }
+
+  private:
+    const Eigen::SparseMatrix<double, Eigen::RowMajor>& matrix_;
+    int threads_;
+};
+
 /// The `dims` non-trivial Laplacian eigenvectors of a connected graph, or nothing when the
 /// solver does not converge.
-inline std::optional<Eigen::MatrixXd> laplacian_eigenmap(const FuzzyGraph& graph, int dims) {
+inline std::optional<Eigen::MatrixXd> laplacian_eigenmap(const FuzzyGraph& graph, int dims,
+                                                         int threads = 1) {
     const Eigen::Index n = graph.rows();
     const int nev = dims + 1;
     if (n <= nev) return std::nullopt;
@@ -87,7 +119,7 @@ inline std::optional<Eigen::MatrixXd> laplacian_eigenmap(const FuzzyGraph& graph
         for (FuzzyGraph::InnerIterator it(graph, i); it; ++it)
             triplets.emplace_back(int(i), it.col(),
                                   inv_sqrt_degree[i] * it.value() * inv_sqrt_degree[it.col()]);
-    Eigen::SparseMatrix<double> normalized(n, n);
+    Eigen::SparseMatrix<double, Eigen::RowMajor> normalized(n, n);
     normalized.setFromTriplets(triplets.begin(), triplets.end());
 
     Eigen::MatrixXd vectors;
@@ -100,11 +132,13 @@ inline std::optional<Eigen::MatrixXd> laplacian_eigenmap(const FuzzyGraph& graph
         vectors.resize(n, dims);
         for (int d = 0; d < dims; ++d) vectors.col(d) = solver.eigenvectors().col(n - 2 - d);
     } else {
-        using Op = Spectra::SparseSymMatProd<double>;
-        Op op(normalized);
+        using Op = RowBlockProduct;
+        Op op(normalized, threads);
+        // A short basis (at most 32 vectors; ARPACK in umap-learn takes sqrt(N)): each restart
+        // costs O(N ncv^2), and at this tolerance fewer, cheaper restarts win (see the notes).
         const Eigen::Index ncv = std::min<Eigen::Index>(
             n, std::max<Eigen::Index>(2 * nev + 1,
-                                      std::min<Eigen::Index>(64, Eigen::Index(std::sqrt(n)))));
+                                      std::min<Eigen::Index>(32, Eigen::Index(std::sqrt(n)))));
         Spectra::SymEigsSolver<Op> solver(op, nev, ncv);
         solver.init();  // Spectra's fixed-seed start vector: deterministic
         // Bounded restarts: a graph that does not converge falls back instead of stalling.
@@ -170,9 +204,10 @@ std::optional<Eigen::MatrixXd> component_centres(const Eigen::MatrixBase<Derived
 
 /// Spectral layout of `graph` (N x N, symmetric), N x dims, never NaN; see header comment.
 /// X (N x D) is used only for the centroids of disconnected components.
+/// `threads` (0 = all cores) runs the solver's matrix products in parallel, same bits.
 template <class Derived>
 SpectralLayout spectral_layout(const Eigen::MatrixBase<Derived>& X, const FuzzyGraph& graph,
-                               int dims, std::uint64_t seed) {
+                               int dims, std::uint64_t seed, int threads = 1) {
     if (dims < 1) throw InvalidArgument("spectral_layout: dims must be >= 1");
     if (graph.rows() != graph.cols() || graph.rows() != X.rows())
         throw InvalidArgument("spectral_layout: graph is " + std::to_string(graph.rows()) + " x " +
@@ -188,7 +223,7 @@ SpectralLayout spectral_layout(const Eigen::MatrixBase<Derived>& X, const FuzzyG
         return out;
     };
     if (out.components == 1) {
-        auto vectors = umap_detail::laplacian_eigenmap(graph, dims);
+        auto vectors = umap_detail::laplacian_eigenmap(graph, dims, threads);
         if (!vectors) return fallback();
         out.coords = std::move(*vectors);
         return out;
@@ -221,7 +256,7 @@ SpectralLayout spectral_layout(const Eigen::MatrixBase<Derived>& X, const FuzzyG
                                           local_index[std::size_t(it.col())], it.value());
             FuzzyGraph sub(size, size);
             sub.setFromTriplets(triplets.begin(), triplets.end());
-            local = umap_detail::laplacian_eigenmap(sub, dims);
+            local = umap_detail::laplacian_eigenmap(sub, dims, threads);
             if (local) {
                 const double extent = local->cwiseAbs().maxCoeff();
                 if (extent > 0) *local *= half_width / extent;

@@ -119,6 +119,9 @@ template <class Scalar>
 class Umap {
   public:
     using Matrix = Eigen::Matrix<Scalar, Eigen::Dynamic, Eigen::Dynamic>;
+    /// The training points kept for transform(): row-major, so that keeping a row-major
+    /// input is a contiguous copy (a column-major copy of 70,000 x 784 was ~0.4 s).
+    using RowMatrix = Eigen::Matrix<Scalar, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
 
     /// Prepares a fit of the rows of X (N x D, N >= 2, finite values): kNN graph, fuzzy
     /// graph, spectral initialisation; the returned status then runs the SGD epochs. Throws
@@ -271,7 +274,8 @@ class Umap {
         return static_cast<int>(std::min<Eigen::Index>(options.n_neighbors - 1, n - 1));
     }
 
-    static UmapStatus<Scalar> start(Matrix train, const KnnGraph& knn, const UmapOptions& options) {
+    static UmapStatus<Scalar> start(RowMatrix train, const KnnGraph& knn,
+                                    const UmapOptions& options) {
         const Eigen::Index n = train.rows();
         const int k = graph_k(options, n);
         check_knn_graph(knn, n, k, "UMAP");
@@ -293,7 +297,8 @@ class Umap {
         }
         const FuzzyGraph graph = fuzzy_simplicial_set(used, options.threads);
         const int n_epochs = options.epochs_for(n);
-        const auto layout = spectral_layout(model.train_, graph, options.dims, options.seed);
+        const auto layout =
+            spectral_layout(model.train_, graph, options.dims, options.seed, options.threads);
         model.init_kind_ = layout.kind;
         model.components_ = layout.components;
         umap_detail::SgdSettings settings;
@@ -323,7 +328,7 @@ class Umap {
 
     UmapOptions options_;
     double a_ = 0, b_ = 0;
-    Matrix train_;
+    RowMatrix train_;
     int knn_k_ = 0;
     std::vector<float> embedding_float_;  // row-major, what SGD and transform() work on
     Matrix embedding_;
