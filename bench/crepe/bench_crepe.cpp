@@ -5,7 +5,6 @@
 // set TAGMAP_FIXTURES if the shared data is not at ../shared. bench/crepe/torch_crepe.py
 // runs PyTorch on the same frames and prints the ratio.
 #include <benchmark/benchmark.h>
-#include <sndfile.h>
 
 #include <cstdlib>
 #include <filesystem>
@@ -15,32 +14,17 @@
 
 #include "tagmap/models/crepe.hpp"
 
+#include "bench_fixtures.hpp"
+
 namespace {
 
 using namespace tagmap;
-
-std::filesystem::path shared_dir() {
-    if (const char* env = std::getenv("TAGMAP_FIXTURES"); env && *env) return env;
-    return "../shared";
-}
-
-/// hedgewars-pirate.wav, every 3rd sample (16 kHz), the first n samples (repeated if short).
-std::vector<float> audio_16k(std::size_t n) {
-    const auto path = shared_dir() / "audio/hedgewars-pirate.wav";
-    SF_INFO info{};
-    SNDFILE* f = sf_open(path.c_str(), SFM_READ, &info);
-    if (!f) throw std::runtime_error("cannot open " + path.string());
-    std::vector<float> all(static_cast<std::size_t>(info.frames) * info.channels);
-    sf_readf_float(f, all.data(), info.frames);
-    sf_close(f);
-    std::vector<float> out;
-    for (std::size_t i = 0; out.size() < n; i = (i + 3) % all.size()) out.push_back(all[i]);
-    return out;
-}
+using bench::fixture_audio;
+using bench::shared_dir;
 
 /// The first n normalised frames of the clip (what torch_crepe.py feeds PyTorch).
 std::vector<float> frames(std::size_t n) {
-    const auto x = audio_16k(160 * n);
+    const auto x = fixture_audio(160 * n);
     std::vector<float> out(n * 1024);
     for (std::size_t f = 0; f < n; ++f)
         models::crepe::normalized_frame(x, f, true,
@@ -77,7 +61,7 @@ BENCHMARK(BM_CrepeTiny_Network<16>)->Unit(benchmark::kMillisecond)->UseRealTime(
 void BM_CrepeTiny_PitchFromSamples(benchmark::State& state) {
     auto model = std::make_unique<models::CrepeTinyPitch>();
     model->bind(tiny_weights());
-    const auto x = audio_16k(160000);  // 10 s -> 1001 frames
+    const auto x = fixture_audio(160000);  // 10 s -> 1001 frames
     const std::size_t n = models::crepe::frame_count(x.size());
     for (auto _ : state) {
         auto rows = model->run(x);
@@ -92,7 +76,7 @@ void BM_Crepe_Decode(benchmark::State& state) {
     const bool viterbi = state.range(0) != 0;
     models::CrepeTiny model;
     model.bind(tiny_weights());
-    const auto act = model.activations(audio_16k(160000));
+    const auto act = model.activations(fixture_audio(160000));
     const std::size_t n = act.size() / 360;
     for (auto _ : state) {
         auto rows = models::crepe::decode(act, n, viterbi);

@@ -4,7 +4,6 @@
 // [--benchmark_filter=...]; set TAGMAP_FIXTURES if the shared data is not at ../shared.
 // bench/models/run_pytorch_ratio.sh runs PyTorch on the same chunks and prints the ratio.
 #include <benchmark/benchmark.h>
-#include <sndfile.h>
 
 #include <cmath>
 #include <cstdlib>
@@ -21,9 +20,13 @@
 #include "tagmap/core/cpu_features.hpp"
 #include "tagmap/models/musicnn.hpp"
 
+#include "bench_fixtures.hpp"
+
 namespace {
 
 using namespace tagmap;
+using bench::fixture_audio;
+using bench::shared_dir;
 using namespace tagmap::nn;
 
 using Spectral = models::MusicnnWith<TallConv::spectral, 204, 51, 64, 200>;
@@ -31,30 +34,9 @@ using GemmRef = models::MusicnnWith<TallConv::gemm, 204, 51, 64, 200>;
 using Bf16 = models::MusicnnMtatBf16;  // TallConv::spectral_bf16, needs AVX512_BF16
 static_assert(std::is_same_v<Spectral, models::MusicnnMtat>);
 
-std::filesystem::path shared_dir() {
-    if (const char* env = std::getenv("TAGMAP_FIXTURES"); env && *env) return env;
-    return "../shared";
-}
-
 const weights::WeightFile& checkpoint() {
     static const auto w = weights::WeightFile::load(shared_dir() / "weights/musicnn-mtat.pth");
     return w;
-}
-
-/// The model fixtures' audio recipe (tests/data/models/manifest.json): the shared
-/// hedgewars-pirate.wav, every 3rd sample -> 16 kHz; first n samples, repeated if short.
-/// torch_ratio.py feeds PyTorch the very same chunks.
-std::vector<float> fixture_audio(std::size_t n) {
-    const auto path = shared_dir() / "audio/hedgewars-pirate.wav";
-    SF_INFO info{};
-    SNDFILE* f = sf_open(path.c_str(), SFM_READ, &info);
-    if (!f) throw std::runtime_error("cannot open " + path.string());
-    std::vector<float> all(static_cast<std::size_t>(info.frames) * info.channels);
-    sf_readf_float(f, all.data(), info.frames);
-    sf_close(f);
-    std::vector<float> out;
-    for (std::size_t i = 0; out.size() < n; i = (i + 3) % all.size()) out.push_back(all[i]);
-    return out;
 }
 
 /// Chunks per second of one model instance per benchmark thread (as `tagmap embed

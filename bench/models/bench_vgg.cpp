@@ -7,7 +7,6 @@
 // references in manifest.json). bench/models/run_pytorch_ratio.sh ... --model vgg-msd
 // runs PyTorch on the same module and chunks and prints the ratio.
 #include <benchmark/benchmark.h>
-#include <sndfile.h>
 
 #include <cmath>
 #include <cstdint>
@@ -25,15 +24,13 @@
 #include "tagmap/models/vgg.hpp"
 #include "tagmap/nn/conv_winograd.hpp"
 
+#include "bench_fixtures.hpp"
+
 namespace {
 
 using namespace tagmap;
+using bench::fixture_audio;
 using namespace tagmap::nn;
-
-std::filesystem::path shared_dir() {
-    if (const char* env = std::getenv("TAGMAP_FIXTURES"); env && *env) return env;
-    return "../shared";
-}
 
 /// The full-width fixture directory, or empty (the benchmarks then skip).
 std::filesystem::path weights_dir() {
@@ -51,21 +48,6 @@ const weights::WeightFile& checkpoint() {
     static const auto w =
         weights::WeightFile::load(weights_dir() / (std::string(fixture_name<Model>()) + ".pth"));
     return w;
-}
-
-/// The model fixtures' audio recipe: hedgewars-pirate.wav, every 3rd sample -> 16 kHz;
-/// first n samples, repeated if short. torch_ratio.py feeds PyTorch the same chunks.
-std::vector<float> fixture_audio(std::size_t n) {
-    const auto path = shared_dir() / "audio/hedgewars-pirate.wav";
-    SF_INFO info{};
-    SNDFILE* f = sf_open(path.c_str(), SFM_READ, &info);
-    if (!f) throw std::runtime_error("cannot open " + path.string());
-    std::vector<float> all(static_cast<std::size_t>(info.frames) * info.channels);
-    sf_readf_float(f, all.data(), info.frames);
-    sf_close(f);
-    std::vector<float> out;
-    for (std::size_t i = 0; out.size() < n; i = (i + 3) % all.size()) out.push_back(all[i]);
-    return out;
 }
 
 bool skip_without_weights(benchmark::State& state) {

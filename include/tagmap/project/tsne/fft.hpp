@@ -290,6 +290,25 @@ class FftRepulsion {
     using UnalignedFloats4 = float __attribute__((vector_size(16), aligned(4)));
     using Doubles4 = double __attribute__((vector_size(32)));
 
+    /// row(grid index of the row's first node, product of the other axes' weights) for
+    /// each of the P^(D-1) rows of a point's stencil, whose last axis is contiguous.
+    template <int P, class Row>
+    static void for_each_stencil_row(const int* first, std::size_t l, const double* w, Row&& row) {
+        if constexpr (D == 2) {
+            for (int a = 0; a < P; ++a)
+                row(static_cast<std::size_t>(first[0] + a) * l + static_cast<std::size_t>(first[1]),
+                    w[a]);
+        } else {
+            for (int a = 0; a < P; ++a)
+                for (int b = 0; b < P; ++b)
+                    row((static_cast<std::size_t>(first[0] + a) * l +
+                         static_cast<std::size_t>(first[1] + b)) *
+                                l +
+                            static_cast<std::size_t>(first[2]),
+                        w[a] * w[P + b]);
+        }
+    }
+
     // interpolate<4>'s grid part: per stencil row, one 4-wide product of the weights and
     // one 4-wide multiply-add per potential (in double, as the scalar loop), the lanes
     // combined in a fixed order at the end.
@@ -312,20 +331,7 @@ class FftRepulsion {
                     acc[q] += wz * __builtin_convertvector(pot, Doubles4);
                 }
             };
-            if constexpr (D == 2) {
-                for (int a = 0; a < p; ++a)
-                    row(static_cast<std::size_t>(first[0] + a) * l +
-                            static_cast<std::size_t>(first[1]),
-                        w[a]);
-            } else {
-                for (int a = 0; a < p; ++a)
-                    for (int b = 0; b < p; ++b)
-                        row((static_cast<std::size_t>(first[0] + a) * l +
-                             static_cast<std::size_t>(first[1] + b)) *
-                                    l +
-                                static_cast<std::size_t>(first[2]),
-                            w[a] * w[p + b]);
-            }
+            for_each_stencil_row<p>(first, l, w, row);
             double phi[kPotentials];
             for (int q = 0; q < kPotentials; ++q)
                 phi[q] = (acc[q][0] + acc[q][2]) + (acc[q][1] + acc[q][3]);
@@ -380,20 +386,7 @@ class FftRepulsion {
                     *reinterpret_cast<UnalignedFloats4*>(grid + index) +=
                         static_cast<float>(scale) * last;
                 };
-                if constexpr (D == 2) {
-                    for (int a = 0; a < P; ++a)
-                        row(static_cast<std::size_t>(first[0] + a) * l +
-                                static_cast<std::size_t>(first[1]),
-                            w[a]);
-                } else {
-                    for (int a = 0; a < P; ++a)
-                        for (int b = 0; b < P; ++b)
-                            row((static_cast<std::size_t>(first[0] + a) * l +
-                                 static_cast<std::size_t>(first[1] + b)) *
-                                        l +
-                                    static_cast<std::size_t>(first[2]),
-                                w[a] * w[P + b]);
-                }
+                for_each_stencil_row<P>(first, l, w, row);
             }
             return;
         }
