@@ -1,10 +1,12 @@
 // madmom-beats throughput: seconds of 44.1 kHz audio per second of wall time, for the
 // whole model (front end + 8 BLSTM networks + mean) and for its stages, on the shared
 // crepe/test.wav (10 s) with the real networks converted in memory from
-// ../shared/madmom/models. Run: bench_madmom [--benchmark_filter=...]; set
-// TAGMAP_FIXTURES if the shared data is not at ../shared. Single-threaded.
+// ../shared/madmom/models (the whole model also with a file scratch store). Run:
+// bench_madmom [--benchmark_filter=...]; set TAGMAP_FIXTURES if the shared data is not at
+// ../shared. Single-threaded.
 #include <benchmark/benchmark.h>
 
+#include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 #include <memory>
@@ -55,6 +57,16 @@ void BM_MadmomBeats_Run(benchmark::State& state) {
     report(state, x.size());
 }
 BENCHMARK(BM_MadmomBeats_Run)->Unit(benchmark::kMillisecond)->UseRealTime();
+
+// The same with the per-frame data in a temporary file (what `tagmap embed` does).
+void BM_MadmomBeats_RunFileScratch(benchmark::State& state) {
+    auto model = bound_model();
+    model->set_scratch(std::make_unique<FileScratch>(std::tmpfile()));
+    const auto& x = clip();
+    for (auto _ : state) benchmark::DoNotOptimize(model->run(x));
+    report(state, x.size());
+}
+BENCHMARK(BM_MadmomBeats_RunFileScratch)->Unit(benchmark::kMillisecond)->UseRealTime();
 
 void BM_MadmomBeats_Features(benchmark::State& state) {
     audio::MadmomBeatFeatures fe;

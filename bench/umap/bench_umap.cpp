@@ -13,7 +13,7 @@ namespace tp = tagmap::project;
 namespace {
 
 Eigen::MatrixXf clusters(int n, int dims, std::uint64_t seed) {
-    tp::Rng rng(seed);
+    tagmap::Rng rng(seed);
     Eigen::MatrixXf centres(10, dims);
     for (int c = 0; c < 10; ++c)
         for (int d = 0; d < dims; ++d) centres(c, d) = float(rng.normal());

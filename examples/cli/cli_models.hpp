@@ -110,7 +110,9 @@ inline std::vector<LoadedSequenceModel> load_sequence_models(const std::vector<s
             continue;
         }
         LoadedSequenceModel m{id, path, weights::WeightFile::load(path), nullptr};
-        m.model = models::make_sequence_model(id, m.weights);
+        // What a model keeps until a file ends (madmom-beats: 832 bytes per 10 ms) goes to
+        // an unlinked temporary file instead of the heap (docs/models/madmom.md).
+        m.model = models::make_sequence_model(id, m.weights, {temporary_file_scratch});
         loaded.push_back(std::move(m));
     }
     return loaded;

@@ -44,7 +44,9 @@ class WorkerModels {
         : taggers_(specs.size()), sequences_(specs.size()) {
         for (std::size_t i = 0; i < specs.size(); ++i) {
             if (models::is_sequence_model(specs[i].id))
-                sequences_[i] = models::make_sequence_model(specs[i].id, *specs[i].weights);
+                // madmom-beats' per-frame data in an unlinked temporary file, as in embed.
+                sequences_[i] = models::make_sequence_model(specs[i].id, *specs[i].weights,
+                                                            {temporary_file_scratch});
             else
                 taggers_[i] = models::make_model(specs[i].id, *specs[i].weights);
         }

@@ -3,6 +3,7 @@
 // the fused residual add, and ConvKernel's routing.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <random>
@@ -12,6 +13,8 @@
 
 #include "tagmap/nn/conv.hpp"
 #include "tagmap/nn/conv_winograd.hpp"
+#include "tagmap/nn/residual.hpp"
+#include "tagmap/nn/sequential.hpp"
 
 namespace {
 
@@ -44,7 +47,8 @@ void check(double winograd_ulps, std::uint32_t seed) {
     for (auto& v : x) v = d(rng);
     for (auto& v : base) v = d(rng);
     Fast::transform_weights(params.data());
-    if constexpr (Ref::pruned) Ref::transform_weights(ref_params.data());
+    if constexpr (requires { Ref::transform_weights(ref_params.data()); })
+        Ref::transform_weights(ref_params.data());  // dead taps left out, or packed
     Ref ref;
     Fast fast;
     ref.params = ref_params.data();
@@ -126,6 +130,17 @@ TEST(ConvWinograd, Stride2PhasesMatchDirectOnOddShapes) {
     check<4, 10, 6, 3, 4, 2>(stride2_bound, 11);
 }
 
+TEST(ConvWinograd, PackedIm2colForWholeBlocksOfEightChannels) {
+    // 16 output channels: the reference itself runs on the packed kernel (AVX-512 builds).
+#if defined(__AVX512F__)
+    static_assert(ConvIm2colGemm<Shape<8, 16, 29>, 16, 3, 3, 2, 2, 1, 1, PostOps<>>::packed);
+#endif
+    check<8, 16, 29, 16, 4>(f4_bound, 16);
+    check<8, 16, 29, 16, 4, 2>(stride2_bound, 17);
+    check<4, 2, 4, 8, 4, 2>(stride2_bound, 18);  // packed and pruned
+    check<6, 4, 8, 24, 2>(f2_bound, 19);
+}
+
 TEST(ConvWinograd, TinyPlanesWithTapsThatOnlyReadPadding) {
     // im2col drops the dead taps here (VggMsd's layer7: 1x2 planes, 2x4 -> 1x2 at stride 2).
     static_assert(ConvIm2colGemm<Shape<5, 1, 2>, 7, 3, 3, 1, 1, 1, 1, PostOps<>>::LKH == 1);
@@ -140,6 +155,64 @@ TEST(ConvWinograd, SeveralBandsOfTileRows) {
     check<2, 9, 1030, 3, 2>(f2_bound, 7);
     check<2, 9, 1030, 3, 4>(f4_bound, 8);
     check<2, 17, 2070, 3, 4, 2>(stride2_bound, 12);
+}
+
+/// forward_pair (Res_2d's conv_1 with ReLU and conv_3 without, from one im2col or input
+/// transform) gives exactly what two separate forward calls give.
+template <class Kernel, class Second>
+void check_pair(std::uint32_t seed) {
+    static_assert(std::is_same_v<typename Kernel::pair_key, typename Second::pair_key>);
+    std::mt19937 rng(seed);
+    std::uniform_real_distribution<float> d(-1.0f, 1.0f);
+    constexpr std::size_t bound = Kernel::Out::channels * Kernel::C * 9 + Kernel::Out::channels;
+    std::vector<float> p1(Kernel::param_floats + 16), p2(Second::param_floats + 16),
+        x(Kernel::C * Kernel::H * Kernel::W), work(Kernel::work_floats + 16);
+    for (std::size_t i = 0; i < bound; ++i) p1[i] = d(rng), p2[i] = d(rng);
+    for (auto& v : x) v = d(rng);
+    if constexpr (requires { Kernel::transform_weights(p1.data()); }) {
+        Kernel::transform_weights(p1.data());
+        Second::transform_weights(p2.data());
+    }
+    Kernel first;
+    Second second;
+    first.params = p1.data();
+    second.params = p2.data();
+    constexpr std::size_t n = Kernel::Out::size;
+    std::vector<float> a(n), b(n), pa(n, 7.0f), pb(n, 7.0f);
+    first.forward(x.data(), a.data(), aligned64(work));
+    second.forward(x.data(), b.data(), aligned64(work));
+    first.forward_pair(second, x.data(), pa.data(), pb.data(), aligned64(work));
+    EXPECT_EQ(pa, a);
+    EXPECT_EQ(pb, b);
+    EXPECT_TRUE(std::any_of(a.begin(), a.end(), [](float v) { return v == 0.0f; }));  // ReLU'd
+    EXPECT_TRUE(std::any_of(b.begin(), b.end(), [](float v) { return v < 0.0f; }));
+}
+
+TEST(ConvWinograd, PairedConvsMatchSeparateRuns) {
+    using In = Shape<6, 17, 30>;
+    check_pair<ConvWinograd<In, 9, 4, 2, PostOps<post::ReLU>>,
+               ConvWinograd<In, 9, 4, 2, PostOps<>>>(21);
+    check_pair<ConvWinograd<In, 9, 4, 1, PostOps<post::ReLU>>,
+               ConvWinograd<In, 9, 4, 1, PostOps<>>>(22);
+    check_pair<ConvIm2colGemm<In, 9, 3, 3, 2, 2, 1, 1, PostOps<post::ReLU>>,
+               ConvIm2colGemm<In, 9, 3, 3, 2, 2, 1, 1, PostOps<>>>(23);
+    using Tiny = Shape<5, 2, 4>;  // pruned taps
+    check_pair<ConvIm2colGemm<Tiny, 8, 3, 3, 2, 2, 1, 1, PostOps<post::ReLU>>,
+               ConvIm2colGemm<Tiny, 8, 3, 3, 2, 2, 1, 1, PostOps<>>>(24);
+}
+
+TEST(ConvWinograd, ResidualPairsConv1WithTheShortcut) {
+    // Res_2d as VggMsd builds it: conv_1 and conv_3 share one read of the input.
+    using Block = Residual<
+        Sequential<Conv2d<"c1", 4, 8, Kernel<3, 3>, Stride<2, 2>, Padding<1, 1>, post::ReLU>,
+                   Conv2d<"c2", 8, 8, Kernel<3, 3>, Stride<1, 1>, Padding<1, 1>>>,
+        Conv2d<"c3", 4, 8, Kernel<3, 3>, Stride<2, 2>, Padding<1, 1>>, post::ReLU>;
+    static_assert(Block::on<Shape<4, 64, 116>>::paired);  // stride-2 Winograd
+    static_assert(Block::on<Shape<4, 9, 11>>::paired);    // im2col
+    using Plain =
+        Residual<Sequential<Conv2d<"c1", 4, 4, Kernel<3, 3>, Stride<1, 1>, Padding<1, 1>>>>;
+    static_assert(!Plain::on<Shape<4, 9, 11>>::paired);  // identity shortcut
+    SUCCEED();
 }
 
 TEST(ConvWinograd, ConvKernelRoutesLargePad1Planes) {

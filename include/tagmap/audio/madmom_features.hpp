@@ -14,6 +14,7 @@
 #include <complex>
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
 #include <numbers>
 #include <span>
 #include <vector>
@@ -148,7 +149,7 @@ class MadmomBeatFeatures {
                     (0.5 + 0.5 * std::cos(std::numbers::pi * m / double(n - 1))) / 32767.0;
             }
             z.filters = log_filterbank(n);
-            z.diff = madmom_diff_frames(n);
+            z.diff = madmom_diff_frames(n);  // 1, 1, 2: at most max_lag
             z.column = col;
             col += 2 * z.filters.size();
             z.in = FftwBuffer<double>(n);
@@ -156,6 +157,8 @@ class MadmomBeatFeatures {
             z.plan = RealFftPlan<double>(static_cast<int>(n), z.in.data(), z.out.data());
         }
         columns_ = col;
+        log_columns_ = col / 2;
+        ring_.resize((max_lag + 1) * columns_);
     }
 
     /// Feature columns per frame (266 with the default settings).
@@ -169,14 +172,62 @@ class MadmomBeatFeatures {
     std::vector<float> compute(std::span<const std::int16_t> signal) {
         const std::size_t T = frames(signal.size());
         std::vector<float> out(T * columns_);
-        for (std::size_t t = 0; t < T; ++t) compute_row(signal, 0, signal.size(), t, out);
+        for (std::size_t t = 0; t < T; ++t) {
+            const float* row = out.data() + t * columns_;
+            compute_row(signal, 0, signal.size(), t, out.data() + t * columns_,
+                        {t >= 1 ? row - columns_ : nullptr, t >= 2 ? row - 2 * columns_ : nullptr});
+        }
         return out;
+    }
+
+    /// The columns of the log spectra alone (39 + 45 + 49 = 133): a row's positive
+    /// differences follow from them and the rows before (expand()), so a row kept this way
+    /// is exact in half the space.
+    std::size_t log_columns() const { return log_columns_; }
+    /// The largest lag of the positive differences (2): expand() needs as many rows before.
+    static constexpr std::size_t max_lag = 2;
+
+    /// The log part (log_columns() floats) of a row of columns() floats.
+    void pack_log(const float* row, float* log) const {
+        for (const Size& z : sizes_) {
+            const std::size_t bands = z.filters.size();
+            std::memcpy(log, row + z.column, bands * sizeof(float));
+            log += bands;
+        }
+    }
+
+    /// Rows t0 .. t0 + n - 1 (n x columns()) from their log parts: `log` holds the log
+    /// rows from t0 - min(t0, max_lag) to t0 + n - 1. The differences are computed as
+    /// compute() computes them, so the rows are compute()'s bit for bit.
+    void expand(const float* log, std::size_t t0, std::size_t n, float* rows) const {
+        const std::size_t before = std::min(t0, max_lag);
+        for (std::size_t r = 0; r < n; ++r) {
+            const std::size_t t = t0 + r;
+            const float* lt = log + (before + r) * log_columns_;
+            float* row = rows + r * columns_;
+            std::size_t lc = 0;
+            for (const Size& z : sizes_) {
+                const std::size_t bands = z.filters.size();
+                std::memcpy(row + z.column, lt + lc, bands * sizeof(float));
+                const float* back = t >= z.diff ? lt + lc - z.diff * log_columns_ : nullptr;
+                for (std::size_t b = 0; b < bands; ++b) {
+                    float d = 0.0f;
+                    if (back) {
+                        d = lt[lc + b] - back[b];
+                        if (!(d > 0.0f)) d = 0.0f;
+                    }
+                    row[z.column + bands + b] = d;
+                }
+                lc += bands;
+            }
+        }
     }
 
     /// The same rows from a signal given in blocks: begin(), push() blocks, finish().
     /// Only the samples of the frames not yet computed are kept (4096 + a block), so a
-    /// stream costs its T x columns() output and no copy of the signal. `expected_samples`
-    /// (0: unknown) reserves the output once instead of growing it.
+    /// stream costs its T x columns() output (nothing with the on_row forms below) and no
+    /// copy of the signal. `expected_samples` (0: unknown) reserves the output once
+    /// instead of growing it.
     void begin(std::size_t expected_samples = 0) {
         window_.clear();
         window_start_ = seen_ = next_frame_ = 0;
@@ -189,20 +240,33 @@ class MadmomBeatFeatures {
     }
 
     void push(std::span<const std::int16_t> samples) {
+        push(samples, [this](std::span<const float> row) { append(row); });
+    }
+
+    std::vector<float> finish() {
+        finish([this](std::span<const float> row) { append(row); });
+        return std::move(rows_);
+    }
+
+    /// The same rows handed to on_row(std::span<const float> row) in order as they
+    /// complete, instead of kept: a stream then costs a few rows and the samples of the
+    /// frames not yet computed.
+    template <class OnRow>
+    void push(std::span<const std::int16_t> samples, OnRow&& on_row) {
         if (!streaming_) throw InvalidArgument("madmom features: push() before begin()");
         window_.insert(window_.end(), samples.begin(), samples.end());
         seen_ += samples.size();
         // Frame t is complete once sample 441 t + 2047 (the largest frame's last) is in.
         const std::size_t half = frame_sizes.back() / 2;
-        run_rows(seen_ >= half ? (seen_ - half) / hop + 1 : 0);
+        run_rows(seen_ >= half ? (seen_ - half) / hop + 1 : 0, on_row);
     }
 
-    std::vector<float> finish() {
+    template <class OnRow>
+    void finish(OnRow&& on_row) {
         if (!streaming_) throw InvalidArgument("madmom features: finish() before begin()");
-        run_rows(frames(seen_));
+        run_rows(frames(seen_), on_row);
         streaming_ = false;
         window_ = {};
-        return std::move(rows_);
     }
 
     /// Samples pushed since begin().
@@ -230,11 +294,12 @@ class MadmomBeatFeatures {
     }
 
   private:
-    /// Row t of the features into out (rows of columns_; the rows before t are already
-    /// there, for the positive difference). `signal` holds samples first .. of a signal
-    /// of `signal_size` samples, every sample of frame t that exists among them.
+    /// Row t of the features into row (columns_ floats); back[d - 1] is row t - d (null
+    /// before the first), for the positive differences. `signal` holds samples first ..
+    /// of a signal of `signal_size` samples, every sample of frame t that exists among them.
     void compute_row(std::span<const std::int16_t> signal, std::size_t first,
-                     std::size_t signal_size, std::size_t t, std::span<float> out) {
+                     std::size_t signal_size, std::size_t t, float* out_row,
+                     std::array<const float*, max_lag> back) {
         for (Size& z : sizes_) {
             const std::size_t n = z.n, bins = n / 2, bands = z.filters.size();
             mag_.resize(bins);
@@ -253,7 +318,7 @@ class MadmomBeatFeatures {
                                             static_cast<float>(z.out[k].imag()));
                 mag_[k] = std::hypot(c.real(), c.imag());
             }
-            float* row = out.data() + t * columns_ + z.column;
+            float* row = out_row + z.column;
             for (std::size_t b = 0; b < bands; ++b) {
                 const TriangularFilter& f = z.filters[b];
                 double acc = 0;
@@ -265,7 +330,7 @@ class MadmomBeatFeatures {
             for (std::size_t b = 0; b < bands; ++b) {
                 float d = 0.0f;
                 if (t >= z.diff) {
-                    d = row[b] - out[(t - z.diff) * columns_ + z.column + b];
+                    d = row[b] - back[z.diff - 1][z.column + b];
                     if (!(d > 0.0f)) d = 0.0f;
                 }
                 row[bands + b] = d;
@@ -273,11 +338,21 @@ class MadmomBeatFeatures {
         }
     }
 
-    /// Streaming: rows next_frame_ .. end - 1, then drops the samples no later row needs.
-    void run_rows(std::size_t end) {
-        if (end > next_frame_) rows_.resize(end * columns_);
-        for (; next_frame_ < end; ++next_frame_)
-            compute_row(window_, window_start_, seen_, next_frame_, rows_);
+    void append(std::span<const float> row) { rows_.insert(rows_.end(), row.begin(), row.end()); }
+
+    /// Streaming: rows next_frame_ .. end - 1 to on_row (the last max_lag + 1 rows are kept
+    /// in ring_ for the differences), then drops the samples no later row needs.
+    template <class OnRow>
+    void run_rows(std::size_t end, OnRow& on_row) {
+        constexpr std::size_t ring = max_lag + 1;
+        for (; next_frame_ < end; ++next_frame_) {
+            const std::size_t t = next_frame_;
+            const auto slot = [&](std::size_t u) { return ring_.data() + (u % ring) * columns_; };
+            float* row = slot(t);
+            compute_row(window_, window_start_, seen_, t, row,
+                        {t >= 1 ? slot(t - 1) : nullptr, t >= 2 ? slot(t - 2) : nullptr});
+            on_row(std::span<const float>(row, columns_));
+        }
         const std::size_t half = frame_sizes.back() / 2;
         const std::size_t keep_from = next_frame_ * hop > half ? next_frame_ * hop - half : 0;
         const std::size_t drop = std::min(keep_from, seen_) - window_start_;
@@ -296,8 +371,9 @@ class MadmomBeatFeatures {
         RealFftPlan<double> plan;
     };
     std::array<Size, 3> sizes_;
-    std::size_t columns_ = 0;
+    std::size_t columns_ = 0, log_columns_ = 0;
     std::vector<float> mag_;
+    std::vector<float> ring_;  // the last rows, for the differences of a streamed row
     // Streaming state (begin .. finish).
     bool streaming_ = false;
     std::vector<std::int16_t> window_;  // samples window_start_ .. seen_ - 1

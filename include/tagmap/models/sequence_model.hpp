@@ -7,6 +7,7 @@
 #include <array>
 #include <concepts>
 #include <cstddef>
+#include <functional>
 #include <memory>
 #include <span>
 #include <string>
@@ -14,6 +15,7 @@
 #include <vector>
 
 #include "tagmap/core/error.hpp"
+#include "tagmap/core/scratch_store.hpp"
 #include "tagmap/models/crepe.hpp"
 #include "tagmap/models/madmom_beats.hpp"
 #include "tagmap/weights/weight_file.hpp"
@@ -48,6 +50,13 @@ concept StreamingSequenceModel = requires(M m, std::size_t n, std::span<const fl
     { m.finish() } -> std::same_as<std::vector<float>>;
 };
 
+/// A model type that keeps per-frame data until the end of its input in a ScratchStore
+/// of the caller's choice (MadmomBeats::set_scratch).
+template <class M>
+concept ScratchSequenceModel = requires(M m, std::unique_ptr<ScratchStore> s) {
+    m.set_scratch(std::move(s));
+};
+
 /// What a class needs to be listed in the table below: default constructible, bound
 /// once from a weight file (BindError listing every problem), rates and width as
 /// constants, and run() as in AnySequenceModel.
@@ -60,6 +69,15 @@ concept SequenceModelType = std::default_initializable<M> &&
     { M::check_weights(w) } -> std::same_as<std::vector<std::string>>;
     m.bind(w);
     { m.run(samples) } -> std::same_as<std::vector<float>>;
+};
+
+/// How make_sequence_model() sets a model up.
+struct SequenceOptions {
+    /// Storage for what a model keeps until the end of a file (madmom-beats: its features
+    /// and layer outputs, 832 bytes per 10 ms, MadmomBeats::set_scratch), called once per
+    /// model instance that has such data; empty: memory. The application picks the store
+    /// (the CLI: a std::tmpfile() per instance, in a FileScratch).
+    std::function<std::unique_ptr<ScratchStore>()> scratch;
 };
 
 namespace detail {
@@ -105,15 +123,19 @@ class SequenceHandle final : public AnySequenceModel {
 
 struct SequenceModelEntry {
     std::string_view id;
-    std::unique_ptr<AnySequenceModel> (*make)(std::string_view id, const weights::WeightFile& w);
+    std::unique_ptr<AnySequenceModel> (*make)(std::string_view id, const weights::WeightFile& w,
+                                              const SequenceOptions& options);
     std::vector<std::string> (*check)(const weights::WeightFile& w);
 };
 
 template <SequenceModelType Model>
 std::unique_ptr<AnySequenceModel> make_bound_sequence(std::string_view id,
-                                                      const weights::WeightFile& w) {
+                                                      const weights::WeightFile& w,
+                                                      const SequenceOptions& options) {
     auto handle = std::make_unique<SequenceHandle<Model>>(id);
     handle->model().bind(w);
+    if constexpr (ScratchSequenceModel<Model>)
+        if (options.scratch) handle->model().set_scratch(options.scratch());
     return handle;
 }
 
@@ -161,9 +183,10 @@ inline bool is_sequence_model(std::string_view id) {
 /// A sequence model bound to `w`. Unknown id -> InvalidArgument listing the known ids;
 /// weights that do not fit -> BindError listing every problem.
 inline std::unique_ptr<AnySequenceModel> make_sequence_model(std::string_view id,
-                                                             const weights::WeightFile& w) {
+                                                             const weights::WeightFile& w,
+                                                             const SequenceOptions& options = {}) {
     const auto& e = detail::find_sequence_model(id);
-    return e.make(e.id, w);
+    return e.make(e.id, w, options);
 }
 
 /// One line per missing / unexpected / mis-shaped tensor; empty when the weights fit.

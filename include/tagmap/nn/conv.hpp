@@ -1,5 +1,6 @@
 // Conv2d and Conv1d: im2col (skipped for 1x1 kernels) then one GEMM on the shared
-// backend, or Winograd for large 3x3 pad-1 layers of stride 1 or 2 (conv_winograd.hpp);
+// backend (3x3 kernels: on Winograd's packed kernel, weights packed at bind), or Winograd
+// for large 3x3 pad-1 layers of stride 1 or 2 (conv_winograd.hpp);
 // bias, folded BatchNorm and activation fused into the output. Weights are
 // [out][in][kh][kw], as in the checkpoint; the policy `ConvKernel` picks the kernel per
 // geometry at compile time.
@@ -10,6 +11,7 @@
 #include <cstring>
 #include <string>
 #include <type_traits>
+#include <vector>
 
 #include "tagmap/nn/conv_winograd.hpp"
 #include "tagmap/nn/gemm.hpp"
@@ -66,23 +68,47 @@ struct ConvIm2colGemm {
         H == 1 && needs_im2col ? std::min(C, std::max<std::size_t>(1, gemm::max_kc / (LKH * LKW)))
                                : C;
     static constexpr std::size_t group_depth = group * LKH * LKW;
-    static constexpr std::size_t col_floats = needs_im2col ? gemm::round16(group_depth * N) : 0;
-    static constexpr std::size_t work_floats = col_floats + gemm::work_floats(OutC, N, group_depth);
+    // 3x3 convs (VGG's) with whole blocks of 8 output channels and whole vectors of
+    // columns (up to 25 % padding) run on Winograd's packed GEMM kernel with the weights
+    // packed at bind (in place), where the backend's GEMM packs them on every call
+    // (1.3-1.6x faster on VGG's layers 3-5; slower on layer 6-7's 8 and 2 columns).
+#if defined(__AVX512F__)
+    static constexpr bool packed = KH == 3 && KW == 3 && needs_im2col && group == C &&
+                                   OutC % winograd::block_rows == 0 &&
+                                   gemm::round16(N) * 4 <= N * 5;  // <= 25 % padding columns
+#else
+    static constexpr bool packed = false;
+#endif
+    static constexpr std::size_t NP = packed ? gemm::round16(N) : N;  // col's row stride
+    static constexpr std::size_t col_floats = needs_im2col ? gemm::round16(group_depth * NP) : 0;
+    static constexpr std::size_t work_floats =
+        col_floats + (packed ? OutC * NP : gemm::work_floats(OutC, N, group_depth));
     static constexpr std::size_t param_floats = OutC * K + OutC + (pruned ? OutC * KL : 0);
     static constexpr double flops = 2.0 * OutC * K * N;
 
     // [OutC x K weights | OutC bias], BN folded in; pruned: then OutC x KL live weights.
+    // packed: the weights the GEMM reads (pruned: the live ones) in packed_gemm's
+    // [OutC / 8][KL][8] order instead.
     const float* params = nullptr;
 
-    /// The live taps' weights, copied once at bind (only when some taps are dead).
-    static void transform_weights(float* p) requires pruned {
-        float* live = p + OutC * K + OutC;
-        for (std::size_t o = 0; o < OutC; ++o)
-            for (std::size_t c = 0; c < C; ++c)
-                for (std::size_t kh = kh0; kh < kh1; ++kh)
-                    for (std::size_t kw = kw0; kw < kw1; ++kw)
-                        live[o * KL + (c * LKH + kh - kh0) * LKW + kw - kw0] =
-                            p[o * K + (c * KH + kh) * KW + kw];
+    /// The live taps' weights, copied once at bind (only when some taps are dead), and
+    /// packed for the GEMM kernel.
+    static void transform_weights(float* p) requires(pruned || packed) {
+        float* live = pruned ? p + OutC * K + OutC : p;
+        if constexpr (pruned)
+            for (std::size_t o = 0; o < OutC; ++o)
+                for (std::size_t c = 0; c < C; ++c)
+                    for (std::size_t kh = kh0; kh < kh1; ++kh)
+                        for (std::size_t kw = kw0; kw < kw1; ++kw)
+                            live[o * KL + (c * LKH + kh - kh0) * LKW + kw - kw0] =
+                                p[o * K + (c * KH + kh) * KW + kw];
+        if constexpr (packed) {
+            constexpr std::size_t R8 = winograd::block_rows;
+            const std::vector<float> rows(live, live + OutC * KL);  // at bind only
+            for (std::size_t o = 0; o < OutC; ++o)
+                for (std::size_t k = 0; k < KL; ++k)
+                    live[(o / R8) * KL * R8 + k * R8 + o % R8] = rows[o * KL + k];
+        }
     }
 
     /// The im2col rows of input channels [c0, c1).
@@ -91,7 +117,8 @@ struct ConvIm2colGemm {
         for (std::size_t c = c0; c < c1; ++c)
             for (std::size_t kh = kh0; kh < kh1; ++kh)
                 for (std::size_t kw = kw0; kw < kw1; ++kw) {
-                    float* row = col + (((c - c0) * LKH + kh - kh0) * LKW + kw - kw0) * N;
+                    float* row = col + (((c - c0) * LKH + kh - kh0) * LKW + kw - kw0) * NP;
+                    std::fill(row + N, row + NP, 0.0f);
                     // Output columns whose input column lies inside the image.
                     const I shift = static_cast<I>(kw) - static_cast<I>(PW);
                     I ow_begin = 0, ow_end = static_cast<I>(OW);
@@ -121,6 +148,11 @@ struct ConvIm2colGemm {
     }
 
     void forward(const float* in, float* out, float* work) const {
+        if constexpr (packed) {
+            im2col(in, work);
+            multiply<Post::activation>(params, work, out, work + col_floats);
+            return;
+        }
         const float* bias = params + OutC * K;
         for (std::size_t o = 0; o < OutC; ++o) std::fill(out + o * N, out + (o + 1) * N, bias[o]);
         accumulate(in, out, work);
@@ -131,6 +163,11 @@ struct ConvIm2colGemm {
     /// activation is not applied.
     template <Activation A>
     void forward_add(const float* in, float* out, float* work) const {
+        if constexpr (packed) {
+            im2col(in, work);
+            multiply<A, true>(params, work, out, work + col_floats);
+            return;
+        }
         const float* bias = params + OutC * K;
         for (std::size_t o = 0; o < OutC; ++o)
             for (std::size_t i = o * N; i < (o + 1) * N; ++i) out[i] += bias[o];
@@ -138,7 +175,51 @@ struct ConvIm2colGemm {
         apply_activation(A, out, OutC * N);
     }
 
+    /// Kernels with the same pair_key read the same input at the same geometry.
+    using pair_key = ConvIm2colGemm<In, OutC, KH, KW, SH, SW, PH, PW, PostOps<>>;
+    using post_ops = Post;
+
+    /// This conv into out and `second` (same geometry, own weights and post ops) into
+    /// second_out, from one im2col: Res_2d's conv_1 and conv_3.
+    template <class Second>
+    requires std::is_same_v<typename Second::pair_key, pair_key> && needs_im2col &&
+        (group == C) void forward_pair(const Second& second, const float* in, float* out,
+                                       float* second_out, float* work) const {
+        im2col(in, work);
+        multiply<Post::activation>(params, work, out, work + col_floats);
+        multiply<Second::post_ops::activation>(second.params, work, second_out, work + col_floats);
+    }
+
   private:
+    /// out = A(bias + W * col (+ out)) for the parameter block p (this layer's or a
+    /// paired one's).
+    template <Activation A, bool Accumulate = false>
+    static void multiply(const float* p, const float* col, float* out, float* gemm_work) {
+        const float* bias = p + OutC * K;
+        const float* weights = pruned ? p + OutC * K + OutC : p;
+        if constexpr (packed) {
+            // The kernel writes whole vectors: into gemm_work, then the epilogue.
+            winograd::packed_gemm(OutC, NP, KL, weights, col, gemm_work);
+            for (std::size_t o = 0; o < OutC; ++o) {
+                const float* src = gemm_work + o * NP;
+                float* row = out + o * N;
+                for (std::size_t i = 0; i < N; ++i) {
+                    float s = src[i] + bias[o];
+                    if constexpr (Accumulate) s += row[i];
+                    if constexpr (A == Activation::relu) s = s > 0.0f ? s : 0.0f;
+                    row[i] = s;
+                }
+                if constexpr (A == Activation::sigmoid) apply_activation(A, row, N);
+            }
+        } else {
+            static_assert(!Accumulate);
+            for (std::size_t o = 0; o < OutC; ++o)
+                std::fill(out + o * N, out + (o + 1) * N, bias[o]);
+            gemm::multiply_add(OutC, N, KL, weights, KL, col, out, gemm_work);
+            apply_activation(A, out, OutC * N);
+        }
+    }
+
     /// out += W * col(in), no bias.
     void accumulate(const float* in, float* out, float* work) const {
         if constexpr (!needs_im2col) {
@@ -156,11 +237,12 @@ struct ConvIm2colGemm {
 };
 
 namespace detail {
-/// The Winograd tile size for a geometry, 0 for im2col + GEMM (measured per VGG layer:
-/// bench/models/results-2026-12-02-vgg.md). 3x3 pad-1 only. Stride 1: planes of at least
-/// 64 outputs, F(4x4, 3x3) when both sides are >= 16, else F(2x2, 3x3). Stride 2 (phases,
-/// F(4x4, 2x2)): at least 16 input channels and 64 tiles, below which packing the
-/// transformed weights for every call costs more than the FLOPs saved.
+/// The Winograd tile size for a geometry, 0 for im2col + GEMM (measured per VGG layer on
+/// Intel and re-checked on Zen 5: bench/models/results-2026-12-02-vgg{,-zen5}.md). 3x3
+/// pad-1 only. Stride 1: planes of at least 64 outputs, F(4x4, 3x3) when both sides are
+/// >= 16, else F(2x2, 3x3). Stride 2 (phases, F(4x4, 2x2)): at least 16 input channels
+/// and 64 tiles, below which the transforms and the 11x larger weights cost more than the
+/// FLOPs saved.
 constexpr std::size_t winograd_tile(std::size_t C, std::size_t H, std::size_t W, std::size_t KH,
                                     std::size_t KW, std::size_t SH, std::size_t SW, std::size_t PH,
                                     std::size_t PW) {

@@ -205,29 +205,36 @@ struct ConvMaxSpectral {
     static constexpr std::size_t bins = Dft::bins;
     static constexpr std::size_t S = Dft::S;
     static constexpr std::size_t WP = W + 2 * PW;
-    // Output columns per pass: the pass's spectra (S x cols*OutC) and rows stay ~1 MB.
+    // The complex product works on 16 filters at a time; the spectra are padded with zero
+    // filters to a multiple of 16 (their rows of the pass are computed and never read).
+    static constexpr std::size_t lanes = 16;
+    static constexpr std::size_t OutCP = (OutC + lanes - 1) / lanes * lanes;
+    // Output columns per pass: the pass's spectra (S x cols*OutCP) and rows stay ~1 MB.
     static constexpr std::size_t cols_per_block = std::min<std::size_t>(8, OW);
-    static constexpr std::size_t NB = cols_per_block * OutC;  // inverse GEMM columns
+    static constexpr std::size_t NB = cols_per_block * OutCP;  // inverse GEMM columns
 
     // Parameters: [weights | bias | weight spectra | forward DFT | inverse DFT].
     static constexpr std::size_t weight_floats = OutC * K + OutC;
     static constexpr std::size_t spectra_offset = weight_floats;
-    static constexpr std::size_t spectra_floats = bins * KW * 2 * OutC;  // [bin][kw][re|im][o]
+    static constexpr std::size_t spectra_floats = bins * KW * 2 * OutCP;  // [bin][kw][re|im][o]
     static constexpr std::size_t forward_offset = spectra_offset + spectra_floats;
     static constexpr std::size_t inverse_offset = forward_offset + S * H;
-    static constexpr std::size_t param_floats = inverse_offset + OH * S;
+    // Inverse DFT [S][OHP]: rows padded to whole tiles of the fused max (the last row
+    // repeated: the max is unchanged).
+    static constexpr std::size_t tile_rows = 6;
+    static constexpr std::size_t OHP = (OH + tile_rows - 1) / tile_rows * tile_rows;
+    static constexpr std::size_t param_floats = inverse_offset + S * OHP;
 
-    // Work: [input spectra S x W | zero-padded S x WP | pass spectra | pass rows | panels].
+    // Work: [input spectra S x W | zero-padded S x WP | pass spectra | pass maxima | panels].
     static constexpr std::size_t x_floats = gemm::round16(S * W);
     static constexpr std::size_t xp_floats = gemm::round16(S * WP);
     static constexpr std::size_t y_floats = gemm::round16(S * NB);
-    static constexpr std::size_t z_floats = gemm::round16(OH * NB);
+    static constexpr std::size_t z_floats = gemm::round16(NB);
     static constexpr std::size_t work_floats =
-        x_floats + xp_floats + y_floats + z_floats +
-        std::max(gemm::work_floats(S, W, H), gemm::work_floats(OH, NB, S));
+        x_floats + xp_floats + y_floats + z_floats + gemm::work_floats(S, W, H);
     static constexpr double flops = 2.0 * OutC * K * OH * OW;  // of the direct convolution
     static constexpr double executed_flops =
-        2.0 * S * H * W + 8.0 * bins * KW * OutC * OW + 2.0 * OH * S * OutC * OW;
+        2.0 * S * H * W + 8.0 * bins * KW * OutCP * OW + 2.0 * OHP * S * OutCP * OW;
 
     const float* params = nullptr;
 
@@ -236,18 +243,20 @@ struct ConvMaxSpectral {
     static void derive(float* p) {
         const Dft dft;
         float* spectra = p + spectra_offset;
+        std::fill(spectra, spectra + spectra_floats, 0.0f);
         dft.template weight_spectra<OutC, KH, KW>(
             p, [&](std::size_t f, std::size_t kw, std::size_t o, double re, double im) {
-                float* s = spectra + ((f * KW + kw) * 2) * OutC;
+                float* s = spectra + ((f * KW + kw) * 2) * OutCP;
                 s[o] = float(re);
-                s[OutC + o] = float(im);
+                s[OutCP + o] = float(im);
             });
         dft.forward_matrix(p + forward_offset);
         float* inv = p + inverse_offset;
-        for (std::size_t h = 0; h < OH; ++h)
+        for (std::size_t hp = 0; hp < OHP; ++hp)
             for (std::size_t f = 0; f < bins; ++f) {
-                inv[h * S + 2 * f] = float(dft.inverse_re(f, h));
-                inv[h * S + 2 * f + 1] = float(dft.inverse_im(f, h));
+                const std::size_t h = std::min(hp, OH - 1);
+                inv[(2 * f) * OHP + hp] = float(dft.inverse_re(f, h));
+                inv[(2 * f + 1) * OHP + hp] = float(dft.inverse_im(f, h));
             }
     }
 
@@ -262,51 +271,91 @@ struct ConvMaxSpectral {
             [&](std::size_t s, float* dst) { std::copy_n(x + s * W, W, dst); });
         const float* spectra = params + spectra_offset;
         for (std::size_t t0 = 0; t0 < OW; t0 += cols_per_block) {
-            const std::size_t cols = std::min(cols_per_block, OW - t0), nb = cols * OutC;
+            const std::size_t cols = std::min(cols_per_block, OW - t0), nb = cols * OutCP;
             // Y_f[t][o] = sum_kw conj(W_f[kw][o]) X_f[t0 + t + kw]. The loops around the
             // GEMM run in the CPU's best ISA in a portable build too (run_vectorized).
             run_vectorized([&] {
                 for (std::size_t f = 0; f < bins; ++f) {
                     const float* xr = xp + (2 * f) * WP + t0;
                     const float* xi = xp + (2 * f + 1) * WP + t0;
-                    const float* wf = spectra + f * KW * 2 * OutC;
+                    const float* wf = spectra + f * KW * 2 * OutCP;
                     float* yr = y + (2 * f) * nb;
                     float* yi = y + (2 * f + 1) * nb;
-                    for (std::size_t t = 0; t < cols; ++t)
-                        product(wf, xr + t, xi + t, yr + t * OutC, yi + t * OutC);
+                    for (std::size_t o = 0; o < OutCP; o += lanes) {
+                        std::size_t t = 0;
+                        for (; t + 4 <= cols; t += 4)
+                            product<4>(wf + o, xr + t, xi + t, yr + t * OutCP + o,
+                                       yi + t * OutCP + o);
+                        for (; t < cols; ++t)
+                            product<1>(wf + o, xr + t, xi + t, yr + t * OutCP + o,
+                                       yi + t * OutCP + o);
+                    }
                 }
-                std::fill(z, z + OH * nb, 0.0f);
-            });
-            gemm::multiply_add(OH, nb, S, params + inverse_offset, y, z, panels);
-            // Row 0 of z becomes the max over the rows (contiguous, vectorised), then
-            // it is transposed into the (filter, column) output.
-            run_vectorized([&] {
-                for (std::size_t h = 1; h < OH; ++h) {
-                    const float* zh = z + h * nb;
-                    for (std::size_t j = 0; j < nb; ++j) z[j] = std::max(z[j], zh[j]);
-                }
+                // z[j] = max over the rows h of sum_k inverse[k][h] y[k][j]: the rows
+                // are never stored. 4 x 16 columns per tile where zmm registers hold
+                // 6 x 4 accumulators, one 16-column group on narrower ISAs.
+                const float* inv = params + inverse_offset;
+                std::size_t j = 0;
+                if (cpu_vector_isa() == VectorIsa::avx512)
+                    for (; j + 4 * lanes <= nb; j += 4 * lanes) max_of_rows<4>(inv, y, nb, j, z);
+                for (; j < nb; j += lanes) max_of_rows<1>(inv, y, nb, j, z);
                 for (std::size_t t = 0; t < cols; ++t)
-                    for (std::size_t o = 0; o < OutC; ++o) out[o * OW + t0 + t] = z[t * OutC + o];
+                    for (std::size_t o = 0; o < OutC; ++o) out[o * OW + t0 + t] = z[t * OutCP + o];
             });
         }
         apply_bias_activation(Post::activation, params + OutC * K, out, OutC, OW);
     }
 
   private:
-    static void product(const float* __restrict wf, const float* xr, const float* xi,
-                        float* __restrict yr, float* __restrict yi) {
-        float ar[KW], ai[KW];
-        for (std::size_t kw = 0; kw < KW; ++kw) ar[kw] = xr[kw], ai[kw] = xi[kw];
-        for (std::size_t o = 0; o < OutC; ++o) {
-            float re = 0.0f, im = 0.0f;
-            for (std::size_t kw = 0; kw < KW; ++kw) {
-                const float wr = wf[kw * 2 * OutC + o], wi = wf[kw * 2 * OutC + OutC + o];
-                re += wr * ar[kw] + wi * ai[kw];
-                im += wr * ai[kw] - wi * ar[kw];
+    // 16 filters in one value (one zmm with AVX-512; GCC splits it on narrower ISAs).
+    using Lanes = float __attribute__((vector_size(4 * lanes)));
+
+    /// Y for 16 filters from wf and T columns from xr / xi: 2 T independent accumulation
+    /// chains, so the FMAs do not wait on each other's latency at every tap.
+    template <std::size_t T>
+    static void product(const float* wf, const float* xr, const float* xi, float* yr, float* yi) {
+        Lanes re[T] = {}, im[T] = {};
+        for (std::size_t kw = 0; kw < KW; ++kw) {
+            Lanes wr, wi;
+            std::memcpy(&wr, wf + kw * 2 * OutCP, sizeof wr);
+            std::memcpy(&wi, wf + kw * 2 * OutCP + OutCP, sizeof wi);
+            for (std::size_t c = 0; c < T; ++c) {
+                const float ar = xr[c + kw], ai = xi[c + kw];
+                re[c] += wr * ar;
+                re[c] += wi * ai;
+                im[c] += wr * ai;
+                im[c] -= wi * ar;
             }
-            yr[o] = re;
-            yi[o] = im;
         }
+        for (std::size_t c = 0; c < T; ++c) {
+            std::memcpy(yr + c * OutCP, &re[c], sizeof re[c]);
+            std::memcpy(yi + c * OutCP, &im[c], sizeof im[c]);
+        }
+    }
+
+    /// z[j + i] for the 16 V columns from j: the max over the OHP rows of the inverse DFT
+    /// of y's columns, tile_rows rows at a time.
+    template <std::size_t V>
+    static void max_of_rows(const float* inv, const float* y, std::size_t nb, std::size_t j,
+                            float* z) {
+        Lanes best[V];
+        for (std::size_t v = 0; v < V; ++v)
+            for (std::size_t i = 0; i < lanes; ++i)
+                best[v][i] = -std::numeric_limits<float>::infinity();
+        for (std::size_t h0 = 0; h0 < OHP; h0 += tile_rows) {
+            Lanes acc[tile_rows][V] = {};
+            for (std::size_t k = 0; k < S; ++k) {
+                Lanes b[V];
+                std::memcpy(&b, y + k * nb + j, sizeof b);
+                const float* a = inv + k * OHP + h0;
+                for (std::size_t r = 0; r < tile_rows; ++r)
+                    for (std::size_t v = 0; v < V; ++v) acc[r][v] += a[r] * b[v];
+            }
+            for (std::size_t r = 0; r < tile_rows; ++r)
+                for (std::size_t v = 0; v < V; ++v)
+                    best[v] = acc[r][v] > best[v] ? acc[r][v] : best[v];
+        }
+        std::memcpy(z + j, &best, sizeof best);
     }
 };
 

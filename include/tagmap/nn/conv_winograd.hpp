@@ -153,6 +153,47 @@ inline void packed_gemm(std::size_t rows, std::size_t cols, std::size_t depth, c
 #endif
 }
 
+/// dst[t] = src[D t] for t < N (D = 2, 4 or 8): the lane split of the input transform.
+/// Reads src[0, D round16(N)), which the caller pads.
+template <std::size_t D, std::size_t N>
+inline void pick(const float* src, float* dst) {
+#if defined(__AVX512F__)
+    static_assert(D == 2 || D == 4 || D == 8);
+    for (std::size_t t = 0; t < N; t += 16, src += 16 * D) {
+        __m512 v, lo, hi;  // lo, hi: t .. t + 7 and t + 8 .. t + 15 in their low halves
+        if constexpr (D == 2) {
+            const __m512i every2 =
+                _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
+            v = _mm512_permutex2var_ps(_mm512_loadu_ps(src), every2, _mm512_loadu_ps(src + 16));
+        } else if constexpr (D == 4) {
+            const __m512i every4 =
+                _mm512_setr_epi32(0, 4, 8, 12, 16, 20, 24, 28, 0, 0, 0, 0, 0, 0, 0, 0);
+            lo = _mm512_permutex2var_ps(_mm512_loadu_ps(src), every4, _mm512_loadu_ps(src + 16));
+            hi = _mm512_permutex2var_ps(_mm512_loadu_ps(src + 32), every4,
+                                        _mm512_loadu_ps(src + 48));
+        } else {
+            const __m512i every8 =
+                _mm512_setr_epi32(0, 8, 16, 24, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0);
+            const __m512i low4 =
+                _mm512_setr_epi32(0, 1, 2, 3, 16, 17, 18, 19, 0, 0, 0, 0, 0, 0, 0, 0);
+            __m512 q[4];
+            for (std::size_t i = 0; i < 4; ++i)
+                q[i] = _mm512_permutex2var_ps(_mm512_loadu_ps(src + 32 * i), every8,
+                                              _mm512_loadu_ps(src + 32 * i + 16));
+            lo = _mm512_permutex2var_ps(q[0], low4, q[1]);
+            hi = _mm512_permutex2var_ps(q[2], low4, q[3]);
+        }
+        if constexpr (D != 2) v = _mm512_shuffle_f32x4(lo, hi, _MM_SHUFFLE(1, 0, 1, 0));
+        if (t + 16 <= N)
+            _mm512_storeu_ps(dst + t, v);
+        else
+            _mm512_mask_storeu_ps(dst + t, __mmask16((1u << (N - t)) - 1), v);
+    }
+#else
+    for (std::size_t t = 0; t < N; ++t) dst[t] = src[D * t];
+#endif
+}
+
 /// Tiles per band: enough GEMM columns for whole column blocks, few enough to keep the
 /// transformed band (V and M) at a few MB.
 inline constexpr std::size_t band_tiles = 256;
@@ -199,7 +240,8 @@ struct ConvWinograd {
     // GEMM columns: the band's tiles rounded up to whole vectors.
     static constexpr std::size_t v_floats = positions * depth * gemm::round16(band_tiles);
     static constexpr std::size_t m_floats = positions * rows_padded * gemm::round16(band_tiles);
-    static constexpr std::size_t line_floats = S * padded_width + 2;  // one padded input row
+    // One input row, zero-padded for the lane split's whole-vector reads.
+    static constexpr std::size_t line_floats = S * M * (gemm::round16(lane) + 1) + 2;
     static constexpr std::size_t row_floats =
         gemm::round16(std::max((alpha + M) * padded_width, line_floats));
     static constexpr std::size_t work_floats = v_floats + m_floats + 2 * row_floats;
@@ -261,20 +303,34 @@ struct ConvWinograd {
         run<true, A>(in, out, work);
     }
 
+    /// Kernels with the same pair_key read the same input at the same geometry.
+    using pair_key = ConvWinograd<In, OutC, M, S, PostOps<>>;
+    using post_ops = Post;
+
+    /// This conv into out and `second` (same geometry, own weights and post ops) into
+    /// second_out, from one input transform: Res_2d's conv_1 and conv_3.
+    template <class Second>
+    requires std::is_same_v<typename Second::pair_key, pair_key>
+    void forward_pair(const Second& second, const float* in, float* out, float* second_out,
+                      float* work) const {
+        run<false, Post::activation>(in, out, work, &second, second_out);
+    }
+
   private:
-    template <bool Accumulate, Activation A = Post::activation>
-    void run(const float* in, float* out, float* work) const {
+    template <bool Accumulate, Activation A = Post::activation, class Second = void>
+    void run(const float* in, float* out, float* work, const Second* second = nullptr,
+             float* second_out = nullptr) const {
         float* v = work;
         float* m = v + v_floats;
         float* rows = m + m_floats;
         float* tmp = rows + row_floats;
-        const float* u = packed_weights(params);
         for (std::size_t tr0 = 0; tr0 < tile_rows; tr0 += band_rows) {
             const std::size_t tr1 = std::min(tile_rows, tr0 + band_rows);
             const std::size_t nt = (tr1 - tr0) * tile_cols;  // tiles in this band
             const std::size_t cols = gemm::round16(nt);      // GEMM columns
-            for (std::size_t ph = 0; ph < phases; ++ph)
-                for (std::size_t c = 0; c < C; ++c) {
+            // Channel outermost: a channel's plane is read from cache for all its phases.
+            for (std::size_t c = 0; c < C; ++c)
+                for (std::size_t ph = 0; ph < phases; ++ph) {
                     float* vc = v + (ph * C + c) * cols;
                     for (std::size_t tr = tr0; tr < tr1; ++tr)
                         input_transform(in + c * H * W, ph, tr, rows, tmp,
@@ -282,15 +338,27 @@ struct ConvWinograd {
                     for (std::size_t x = 0; x < positions; ++x)  // finite padding columns
                         std::fill(vc + x * depth * cols + nt, vc + x * depth * cols + cols, 0.0f);
                 }
-            for (std::size_t x = 0; x < positions; ++x)
-                winograd::packed_gemm(rows_padded, cols, depth, u + x * rows_padded * depth,
-                                      v + x * depth * cols, m + x * rows_padded * cols);
-            for (std::size_t o = 0; o < OutC; ++o)
-                for (std::size_t tr = tr0; tr < tr1; ++tr)
-                    output_transform<Accumulate, A>(m + o * cols + (tr - tr0) * tile_cols,
-                                                    rows_padded * cols, params[OutC * K + o], tmp,
-                                                    out + o * OH * OW, tr);
+            products<Accumulate, A>(params, v, m, cols, tr0, tr1, tmp, out);
+            if constexpr (!std::is_void_v<Second>)
+                products<false, Second::post_ops::activation>(second->params, v, m, cols, tr0, tr1,
+                                                              tmp, second_out);
         }
+    }
+
+    /// The band's transform-domain products with the weights of parameter block p (this
+    /// layer's or a paired one's) from V, and their output transforms into out.
+    template <bool Accumulate, Activation A>
+    static void products(const float* p, const float* v, float* m, std::size_t cols,
+                         std::size_t tr0, std::size_t tr1, float* tmp, float* out) {
+        const float* u = packed_weights(p);
+        for (std::size_t x = 0; x < positions; ++x)
+            winograd::packed_gemm(rows_padded, cols, depth, u + x * rows_padded * depth,
+                                  v + x * depth * cols, m + x * rows_padded * cols);
+        for (std::size_t o = 0; o < OutC; ++o)
+            for (std::size_t tr = tr0; tr < tr1; ++tr)
+                output_transform<Accumulate, A>(m + o * cols + (tr - tr0) * tile_cols,
+                                                rows_padded * cols, p[OutC * K + o], tmp,
+                                                out + o * OH * OW, tr);
     }
 
     /// V of one channel's phase `ph`, tile row `tr`: dst[x * stride + tile] for position x.
@@ -308,15 +376,15 @@ struct ConvWinograd {
                 std::fill(row, row + P, 0.0f);
                 continue;
             }
-            // The input row with a zero column in front and zeros after, then split into
-            // lanes with branch-free strided copies.
+            // The input row with a zero column in front and zeros after (read in
+            // sequence, so it streams in), then split into lanes: lane r, index t is
+            // line[q + S (t M + r)].
             float* line = tmp;
             line[0] = 0.0f;
             std::copy_n(plane + std::size_t(y) * W, W, line + 1);
             std::fill(line + 1 + W, line + line_floats, 0.0f);
-            const float* from = line + q;
             for (std::size_t r = 0; r < M; ++r)
-                for (std::size_t t = 0; t < L; ++t) row[r * L + t] = from[S * (t * M + r)];
+                winograd::pick<S * M, L>(line + q + S * r, row + r * L);
         }
         // Vertical pass, B^T d, over whole rows; the coefficients are constants, so the
         // zeros of B^T cost nothing.

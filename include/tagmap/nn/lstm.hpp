@@ -11,6 +11,9 @@
 //   h' = tanh(c') . o
 // Weights are stored (in, out) and used as row vector times matrix. The input
 // projections of all T steps are one GEMM; only h R is computed step by step.
+// forward_block() runs a sequence in blocks of steps with the state carried between
+// them, so a caller keeps one block at a time; on the blocks of SequenceBlocks it gives
+// forward()'s outputs bit for bit (see there why the block sizes matter).
 //
 // Tensors, under `<prefix>.<Name>.`: input_gate / forget_gate / output_gate .weights
 // (In, H), .bias (H), .recurrent_weights (H, H), .peephole_weights (H); cell .weights,
@@ -20,6 +23,7 @@
 
 #include <Eigen/Core>
 
+#include <array>
 #include <cmath>
 #include <cstddef>
 #include <span>
@@ -35,6 +39,26 @@ namespace tagmap::nn {
 inline float expit(float x) {
     return 1.0f / (1.0f + std::exp(-x));
 }
+
+/// Blocks of a sequence of `steps` steps on which Lstm::forward_block gives
+/// Lstm::forward's outputs bit for bit: every block has `block` steps (a multiple of 48,
+/// at least 96) except the last, which ends the sequence and has as many steps modulo 48
+/// as the whole one, and 2 or more when the whole has. Why: Eigen 3.4's GEMM hands the
+/// time steps past a multiple of its panel width (a divisor of 48) and a one-row product
+/// (a GEMV) to other kernels, whose sums may round differently.
+struct SequenceBlocks {
+    std::size_t steps = 0, block = 480;
+
+    std::size_t count() const { return steps == 0 ? 0 : (steps + block - 1) / block; }
+    std::size_t begin(std::size_t i) const {
+        const std::size_t n = count();
+        // A last block of one step (after full ones) takes 48 steps from the one before.
+        if (i + 1 == n && n > 1 && steps - i * block == 1) return steps - 49;
+        return i * block;
+    }
+    std::size_t end(std::size_t i) const { return i + 1 == count() ? steps : begin(i + 1); }
+    std::size_t size(std::size_t i) const { return end(i) - begin(i); }
+};
 
 template <FixedString Name, std::size_t In, std::size_t Hidden>
 struct Lstm {
@@ -52,6 +76,13 @@ struct Lstm {
     static constexpr std::size_t work_floats(std::size_t steps) {
         return steps * G + G + 2 * Hidden;
     }
+    /// Scratch floats for a block of `steps` steps (forward_block).
+    static constexpr std::size_t block_work_floats(std::size_t steps) { return steps * G + G; }
+
+    /// The recurrent state between two blocks of one sequence; zeros at its start.
+    struct State {
+        std::array<float, Hidden> h{}, c{};
+    };
     /// Multiply-adds x 2 for T steps.
     static constexpr double flops(std::size_t steps) {
         return 2.0 * double(steps) * double(G) * double(In + Hidden);
@@ -94,6 +125,18 @@ struct Lstm {
     /// the result. work: work_floats(T) floats.
     void forward(const float* x, std::size_t steps, float* out, std::size_t out_stride,
                  bool reverse, float* work) const {
+        State state;
+        forward_block(x, steps, out, out_stride, reverse, state, work);
+    }
+
+    /// The same for one block of a longer sequence, from `state` (then the state after
+    /// the block): x holds the block's rows in time order, out gets them in time order.
+    /// reverse: the block runs from its last row to its first, and the blocks go from the
+    /// end of the sequence to its start. work: block_work_floats(steps) floats, 16-byte
+    /// aligned (Eigen's activation loops start with scalars up to an aligned address, so
+    /// the alignment of work and of each output row is part of the arithmetic).
+    void forward_block(const float* x, std::size_t steps, float* out, std::size_t out_stride,
+                       bool reverse, State& state, float* work) const {
         using RowMatrix = Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
         const auto T = static_cast<Eigen::Index>(steps);
         Eigen::Map<RowMatrix> z(work, T, Eigen::Index(G));
@@ -101,9 +144,8 @@ struct Lstm {
             Eigen::Map<const RowMatrix>(x, T, Eigen::Index(In)) *
             Eigen::Map<const RowMatrix>(params + w_offset, Eigen::Index(In), Eigen::Index(G));
         float* hr = work + steps * G;  // h R of the current step, all 4 gates
-        float* h = hr + G;
-        float* c = h + Hidden;
-        for (std::size_t j = 0; j < Hidden; ++j) h[j] = c[j] = 0.0f;
+        float* h = state.h.data();
+        float* c = state.c.data();
         const float* b = params + b_offset;
         const float* R = params + r_offset;
         const float* pi = params + p_offset;

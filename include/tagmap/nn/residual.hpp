@@ -1,7 +1,9 @@
 // Residual add: out = post(main(x) + shortcut(x)); the shortcut defaults to the
 // identity (MusiCNN's back end), or is a layer such as a strided conv + BN (VGG's
 // Res_2d). post is nothing or post::ReLU. With a layer shortcut and a main Sequential
-// ending in a conv, the sum and post are fused into that conv's output (forward_add).
+// ending in a conv, the sum and post are fused into that conv's output (forward_add);
+// when the main path's first conv and the shortcut read the input at the same geometry,
+// one im2col / input transform serves both (forward_pair).
 #pragma once
 
 #include <algorithm>
@@ -25,6 +27,21 @@ constexpr bool adds_into_output() {
         using Last = std::tuple_element_t<L::count - 1, typename L::Layers>;
         return requires(const Last& last, const float* in, float* out, float* work) {
             last.template forward_add<Activation::none>(in, out, work);
+        };
+    } else {
+        return false;
+    }
+}
+
+/// Whether the main Sequential's first layer can run itself and the shortcut from one
+/// read of the input (forward_pair: one im2col or input transform for both).
+template <class L, class Shortcut>
+constexpr bool pairs_with_shortcut() {
+    if constexpr (adds_into_output<L>() && L::count >= 2) {  // the first conv is not the last
+        using First = std::tuple_element_t<0, typename L::Layers>;
+        return requires(const First& first, const Shortcut& shortcut, const float* in, float* out,
+                        float* work) {
+            first.forward_pair(shortcut, in, out, out, work);
         };
     } else {
         return false;
@@ -61,6 +78,10 @@ struct Residual {
         // conv with forward_add) adds itself to it with the activation, in one pass and
         // without a sum buffer.
         static constexpr bool fused = !identity && detail::adds_into_output<MainLayer>();
+        // Paired: the main path's first conv and the shortcut conv read the same input at
+        // the same geometry, so one im2col / input transform serves both.
+        static constexpr bool paired =
+            fused && detail::pairs_with_shortcut<MainLayer, ShortcutLayer>();
         static constexpr std::size_t sum_floats = identity || fused ? 0 : gemm::round16(Out::size);
         static constexpr std::size_t param_floats =
             MainLayer::param_floats + ShortcutLayer::param_floats;
@@ -78,10 +99,15 @@ struct Residual {
 
         void forward(const float* in, float* out, float* work) const {
             if constexpr (fused) {
-                shortcut.forward(in, out, work);
                 float* const buffers[2] = {work, work + MainLayer::buffer_floats};
-                main_add<0>(in, out, buffers,
-                            work + MainLayer::buffer_count * MainLayer::buffer_floats);
+                float* scratch = work + MainLayer::buffer_count * MainLayer::buffer_floats;
+                if constexpr (paired) {
+                    std::get<0>(main.layers).forward_pair(shortcut, in, buffers[0], out, scratch);
+                    main_add<1>(buffers[0], out, buffers, scratch);
+                } else {
+                    shortcut.forward(in, out, work);
+                    main_add<0>(in, out, buffers, scratch);
+                }
                 return;
             }
             main.forward(in, out, work + sum_floats);

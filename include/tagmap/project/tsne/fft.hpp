@@ -28,7 +28,9 @@
 // The grid (and the kernels' transforms) is kept while the map fits and the spacing is
 // within 25 % of the target, with 10 % room for growth: it changes every few iterations.
 // Cost savings: the transforms are pruned to the m^D corner that holds charges and
-// potentials, and the kernels' transforms are DCT-Is of (m + 1)^D values (both are even).
+// potentials, and the kernels' transforms are DCT-Is of (m + 1)^D values (both are even);
+// the interpolation reads the potentials' corner interleaved (4 floats per node) and the
+// per-point passes a copy of the positions in sorted order (fewer cache lines per point).
 // Determinism: the points are counting-sorted into cells; spreading runs over slabs of cells
 // wider than a stencil (even slabs in parallel, then odd; one task per slab and charge),
 // everything else per point.
@@ -146,6 +148,8 @@ class FftRepulsion {
         }
 
         sort_points(y, n, origin, centre);
+        // From here on y is the sorted copy: point k of the sorted order at y[k * D].
+        y = sorted_y_.data();
 
         // Stencil start and Lagrange weights per point, in sorted order.
         weights_.resize(n * static_cast<std::size_t>(D) * p);
@@ -203,6 +207,10 @@ class FftRepulsion {
                                 }
                                 backward(out, potential_[q]);
                             });
+        if (p == 4)
+            parallel_for_blocks(
+                static_cast<std::size_t>(m), 1, threads,
+                [&](std::size_t x, std::size_t, std::size_t) { interleave(x, len); });
 
         // Interpolate the potentials back and add the near field, point by point.
         z_terms_.resize(n);
@@ -235,9 +243,8 @@ class FftRepulsion {
         const std::size_t pw = static_cast<std::size_t>(D) * p;
         const double shift = 0.5 * (p - 2);
         for (std::size_t k = begin; k < end; ++k) {
-            const std::size_t i = static_cast<std::size_t>(order_[k]);
             for (int c = 0; c < D; ++c) {
-                const double u = (y[i * D + c] - origin[c]) / s_;
+                const double u = (y[k * D + c] - origin[c]) / s_;
                 const int first = std::clamp(static_cast<int>(std::floor(u - shift)), 0, m_ - p);
                 start_[k * D + c] = first;
                 lagrange(u - first, p, &weights_[k * pw + static_cast<std::size_t>(c) * p]);
@@ -252,7 +259,7 @@ class FftRepulsion {
                                        int len, double* rep, std::size_t begin, std::size_t end) {
         const int p = P > 0 ? P : grid_.interp_points;
         if constexpr (P == 4) {
-            interpolate_4(y, centre, len, rep, begin, end);
+            interpolate_4(y, centre, rep, begin, end);
         } else {
             for (std::size_t k = begin; k < end; ++k) {
                 const std::size_t i = static_cast<std::size_t>(order_[k]);
@@ -266,7 +273,7 @@ class FftRepulsion {
                     }
                 });
                 for (int c = 0; c < D; ++c)
-                    rep[i * D + c] = (y[i * D + c] - centre[c]) * phi[0] - phi[1 + c];
+                    rep[i * D + c] = (y[k * D + c] - centre[c]) * phi[0] - phi[1 + c];
                 z_terms_[k] = 0.0;
             }
         }
@@ -288,7 +295,10 @@ class FftRepulsion {
     // auto-vectoriser kept those loops scalar, with run-time alias checks).
     using Floats4 = float __attribute__((vector_size(16)));
     using UnalignedFloats4 = float __attribute__((vector_size(16), aligned(4)));
-    using Doubles4 = double __attribute__((vector_size(32)));
+    using Floats8 = float __attribute__((vector_size(32)));
+    using Floats16 = float __attribute__((vector_size(64)));
+    using UnalignedFloats16 = float __attribute__((vector_size(64), aligned(4)));
+    using Doubles8 = double __attribute__((vector_size(64)));
 
     /// row(grid index of the row's first node, product of the other axes' weights) for
     /// each of the P^(D-1) rows of a point's stencil, whose last axis is contiguous.
@@ -309,35 +319,56 @@ class FftRepulsion {
         }
     }
 
-    // interpolate<4>'s grid part: per stencil row, one 4-wide product of the weights and
-    // one 4-wide multiply-add per potential (in double, as the scalar loop), the lanes
-    // combined in a fixed order at the end.
-    void interpolate_4(const double* y, const std::array<double, D>& centre, int len, double* rep,
+    // interpolate<4>'s grid part, on the interleaved potentials (4 floats per node, the m^D
+    // corner only): per stencil row one 16-float load (4 nodes x 4 potentials) and two
+    // 8-wide multiply-adds in double, the lanes combined in a fixed order at the end. The
+    // same products and sums per (node, potential) as one grid per potential would give,
+    // with a quarter of the loads and cache lines.
+    void interpolate_4(const double* y, const std::array<double, D>& centre, double* rep,
                        std::size_t begin, std::size_t end) {
         constexpr int p = 4;
-        const auto l = static_cast<std::size_t>(len);
+        const auto l = static_cast<std::size_t>(m_);
+        const float* grid = interleaved_.data();
         for (std::size_t k = begin; k < end; ++k) {
             const std::size_t i = static_cast<std::size_t>(order_[k]);
             const double* w = &weights_[k * static_cast<std::size_t>(D) * p];
             const int* first = &start_[k * D];
-            Doubles4 last;
-            for (int c = 0; c < p; ++c) last[c] = w[(D - 1) * p + c];
-            Doubles4 acc[kPotentials] = {};
-            auto row = [&](std::size_t index, double scale) {
-                const Doubles4 wz = scale * last;
-                for (int q = 0; q < kPotentials; ++q) {
-                    const Floats4 pot =
-                        *reinterpret_cast<const UnalignedFloats4*>(potential_[q] + index);
-                    acc[q] += wz * __builtin_convertvector(pot, Doubles4);
+            // Lane 4a + q: node a (0, 1 low; 2, 3 high) of the row, potential q.
+            Doubles8 low, high;
+            for (int a = 0; a < 2; ++a)
+                for (int q = 0; q < 4; ++q) {
+                    low[4 * a + q] = w[(D - 1) * p + a];
+                    high[4 * a + q] = w[(D - 1) * p + 2 + a];
                 }
+            Doubles8 acc_low = {}, acc_high = {};
+            auto row = [&](std::size_t index, double scale) {
+                const Floats16 pot = *reinterpret_cast<const UnalignedFloats16*>(grid + 4 * index);
+                const Floats8 pot_low = __builtin_shufflevector(pot, pot, 0, 1, 2, 3, 4, 5, 6, 7);
+                const Floats8 pot_high =
+                    __builtin_shufflevector(pot, pot, 8, 9, 10, 11, 12, 13, 14, 15);
+                acc_low += (scale * low) * __builtin_convertvector(pot_low, Doubles8);
+                acc_high += (scale * high) * __builtin_convertvector(pot_high, Doubles8);
             };
             for_each_stencil_row<p>(first, l, w, row);
             double phi[kPotentials];
             for (int q = 0; q < kPotentials; ++q)
-                phi[q] = (acc[q][0] + acc[q][2]) + (acc[q][1] + acc[q][3]);
+                phi[q] = (acc_low[q] + acc_high[q]) + (acc_low[4 + q] + acc_high[4 + q]);
             for (int c = 0; c < D; ++c)
-                rep[i * D + c] = (y[i * D + c] - centre[c]) * phi[0] - phi[1 + c];
+                rep[i * D + c] = (y[k * D + c] - centre[c]) * phi[0] - phi[1 + c];
             z_terms_[k] = 0.0;
+        }
+    }
+
+    // The potentials' m^D corner at first-axis index x, as 4 floats per node (potential q at
+    // lane q; 2D leaves lane 3 zero), for interpolate_4.
+    void interleave(std::size_t x, int len) {
+        const auto m = static_cast<std::size_t>(m_), l = static_cast<std::size_t>(len);
+        const std::size_t lines = D == 2 ? 1 : m;
+        for (std::size_t r = 0; r < lines; ++r) {
+            const std::size_t from = D == 2 ? x * l : (x * l + r) * l;
+            float* to = interleaved_.data() + 4 * (D == 2 ? x * m : (x * m + r) * m);
+            for (std::size_t z = 0; z < m; ++z)
+                for (int q = 0; q < kPotentials; ++q) to[4 * z + q] = potential_[q][from + z];
         }
     }
 
@@ -373,9 +404,8 @@ class FftRepulsion {
             // stencil row one multiply-add of it scaled by the other axes' weights.
             const auto l = static_cast<std::size_t>(len);
             for (std::size_t k = begin; k < end; ++k) {
-                const std::size_t i = static_cast<std::size_t>(order_[k]);
                 const double charge = q == 0 ? 1.0
-                                             : y[i * D + static_cast<std::size_t>(q - 1)] -
+                                             : y[k * D + static_cast<std::size_t>(q - 1)] -
                                                    centre[static_cast<std::size_t>(q - 1)];
                 const double* w = &weights_[k * static_cast<std::size_t>(D) * P];
                 const int* first = &start_[k * D];
@@ -391,9 +421,8 @@ class FftRepulsion {
             return;
         }
         for (std::size_t k = begin; k < end; ++k) {
-            const std::size_t i = static_cast<std::size_t>(order_[k]);
             const double charge = q == 0 ? 1.0
-                                         : y[i * D + static_cast<std::size_t>(q - 1)] -
+                                         : y[k * D + static_cast<std::size_t>(q - 1)] -
                                                centre[static_cast<std::size_t>(q - 1)];
             for_stencil<P>(k, len, [&](std::size_t index, const double* wz) {
                 float* row = grid + index;
@@ -610,10 +639,14 @@ class FftRepulsion {
         // Single precision, relative to the centre, padded for whole vectors at the end.
         stride_ = n + kLanes;
         sorted_.assign(stride_ * D, 0.0f);
+        sorted_y_.resize(n * D);
         for (std::size_t k = 0; k < n; ++k)
-            for (int c = 0; c < D; ++c)
+            for (int c = 0; c < D; ++c) {
+                const double v = y[static_cast<std::size_t>(order_[k]) * D + c];
+                sorted_y_[k * D + c] = v;
                 sorted_[static_cast<std::size_t>(c) * stride_ + k] =
-                    static_cast<float>(y[static_cast<std::size_t>(order_[k]) * D + c] - centre[c]);
+                    static_cast<float>(v - centre[c]);
+            }
     }
 
     // near_field<count>(k0, y, rep), count in 1..kGroup.
@@ -655,9 +688,8 @@ class FftRepulsion {
             for (int o = 0; o < kWidth; ++o) gap2[c][o] = INFINITY;
             for (int g = 0; g < G; ++g) {
                 const std::size_t k = k0 + static_cast<std::size_t>(g);
-                const auto i = static_cast<std::size_t>(order_[k]);
                 yi[g][c] = sorted_[static_cast<std::size_t>(c) * stride_ + k];
-                const double pos = (y[i * D + c] - cell_origin_[c]) / cell_side_;
+                const double pos = (y[k * D + c] - cell_origin_[c]) / cell_side_;
                 for (int o = 0; o < kWidth; ++o) {
                     const int nb = cell[c] + o - kReach;
                     const double gap = o > kReach ? nb - pos : o < kReach ? pos - (nb + 1) : 0.0;
@@ -770,6 +802,8 @@ class FftRepulsion {
             real_[q] = buffers_[q].data();
             spectrum_[q] = reinterpret_cast<fftwf_complex*>(spectra_[q].data());
         }
+        // Zero: 2D leaves lane 3 of every node zero.
+        interleaved_.assign(4 * ipow<std::size_t>(static_cast<std::size_t>(m), D), 0.0f);
         for (int q = 0; q < kPotentials; ++q) {
             potentials_[q] = FftwBuffer<float>(real_size);
             products_[q] = FftwBuffer<std::complex<float>>(complex_size);
@@ -888,6 +922,7 @@ class FftRepulsion {
     std::array<fftwf_complex*, kCharges> spectrum_{};
     std::array<float*, kPotentials> potential_{};
     std::array<fftwf_complex*, kPotentials> product_{};
+    std::vector<float> interleaved_;  // the potentials' corner, 4 floats per node
     std::vector<double> weights_;
     std::vector<int> start_;
     std::vector<double> z_terms_;
@@ -897,7 +932,10 @@ class FftRepulsion {
     std::array<double, D> cell_origin_{};
     std::vector<int> cell_start_, fill_, cell_of_, order_;
     std::vector<float> sorted_;  // coordinates in sorted order, one array per axis
-    std::size_t stride_ = 0;     // of sorted_: n plus kLanes of padding
+    // The positions in sorted order (a copy: the per-point passes read them in that order,
+    // and reading y through order_ missed cache on most points).
+    std::vector<double> sorted_y_;
+    std::size_t stride_ = 0;  // of sorted_: n plus kLanes of padding
 };
 
 }  // namespace tagmap::project::tsne_detail

@@ -12,8 +12,14 @@
 // step is doubled so that each point still receives two attractive moves per undirected edge
 // per sample, as in umap-learn.
 //
+// Speed: a block's epoch runs in two passes. draw_samples walks the schedule and draws the
+// negatives in the block's stream order; move_samples then moves kSlots heads together, so
+// that their dependency chains (position -> distances -> pow -> step -> position) overlap.
+// Each head's terms are evaluated exactly as by the one-head-at-a-time sgd_block (kept for
+// other dims and as the reference), so the bits do not depend on the number of slots.
+//
 // API (namespace tagmap::project::umap_detail): SgdGraph, SgdSettings, LayoutOptimizer,
-// optimize_layout(...)
+// optimize_layout(...); sgd_block, SgdSchedule, draw_samples, move_samples (tests)
 #pragma once
 
 #include <algorithm>
@@ -80,6 +86,9 @@ inline std::size_t block_size_for(std::size_t n_heads) {
     return std::clamp<std::size_t>(n_heads / 32, 32, 256);
 }
 inline constexpr int kLanes = 8;  // terms of one sample evaluated together (vector width)
+/// Heads moved together by move_samples: enough independent chains to fill the core (more than
+/// 6 measured no faster, docs/notes/2026-12-02-umap-zen5.md).
+inline constexpr int kSlots = 6;
 
 inline float clip4(float v) {
     return v > 4.0f ? 4.0f : (v < -4.0f ? -4.0f : v);
@@ -165,6 +174,185 @@ void sgd_block(std::size_t begin, std::size_t end, int dims_runtime, float* head
     }
 }
 
+/// A block's positive samples of one epoch, drawn before any point moves: per head, its
+/// samples in edge order, each as [number of points, tail, negatives...]. Drawing them first
+/// keeps the random stream's order of sgd_block while the moves run on several heads at once.
+struct SgdSamples {
+    std::vector<std::uint32_t> terms;
+    std::vector<std::uint32_t> head_end;  ///< end offset in `terms` of each head's samples
+    std::vector<int> due;                 ///< scratch: one head's due edges
+};
+
+/// umap-learn's per-edge sampling state (next_sample, next_negative as in sgd_block), with
+/// two derived arrays that make draw_samples cheaper without changing a bit: the first epoch
+/// at which each edge is due (ceil(next_sample): the scan of all edges reads 4 bytes each)
+/// and each edge's epochs per negative sample (one division less per sample).
+struct SgdSchedule {
+    std::vector<double> next_sample, next_negative, epochs_per_negative;
+    std::vector<std::int32_t> next_due;
+
+    SgdSchedule() = default;
+    SgdSchedule(const SgdGraph& graph, int negative_sample_rate)
+        : next_sample(graph.epochs_per_sample),
+          next_negative(graph.tail.size()),
+          epochs_per_negative(graph.tail.size()),
+          next_due(graph.tail.size()) {
+        for (std::size_t e = 0; e < next_negative.size(); ++e) {
+            epochs_per_negative[e] = graph.epochs_per_sample[e] / double(negative_sample_rate);
+            next_negative[e] = epochs_per_negative[e];
+            next_due[e] = due_epoch(next_sample[e]);
+        }
+    }
+    /// The first integer epoch >= t (t <= epoch exactly when due_epoch(t) <= epoch).
+    static std::int32_t due_epoch(double t) {
+        const double c = std::ceil(t);
+        return c < 2147483647.0 ? std::int32_t(c) : 2147483647;
+    }
+};
+
+/// Draws the samples of heads [begin, end) for `epoch` (the schedule and the random draws of
+/// sgd_block, in the same order) and advances the per-edge schedule.
+inline void draw_samples(std::size_t begin, std::size_t end, std::size_t n_tails,
+                         const SgdGraph& graph, SgdSchedule& schedule, const SgdSettings& s,
+                         int epoch, Rng& rng, SgdSamples& out) {
+    out.terms.clear();
+    out.head_end.clear();
+    const auto n_tails32 = static_cast<std::uint32_t>(n_tails);
+    const std::int32_t* const next_due = schedule.next_due.data();
+    for (std::size_t head = begin; head < end; ++head) {
+        // The head's due edges, collected without a branch (which edges are due is random).
+        const int first = graph.row_start[head], last = graph.row_start[head + 1];
+        out.due.resize(std::size_t(last - first));
+        int n_due = 0;
+        for (int e = first; e < last; ++e) {
+            out.due[std::size_t(n_due)] = e;
+            n_due += next_due[e] <= epoch;
+        }
+        for (int i = 0; i < n_due; ++i) {
+            const auto edge = std::size_t(out.due[std::size_t(i)]);
+            const double eps = graph.epochs_per_sample[edge];
+            schedule.next_sample[edge] += eps;
+            schedule.next_due[edge] = SgdSchedule::due_epoch(schedule.next_sample[edge]);
+            int remaining = 0;
+            if (s.negative_sample_rate > 0) {
+                const double eps_negative = schedule.epochs_per_negative[edge];
+                const double due = (double(epoch) - schedule.next_negative[edge]) / eps_negative;
+                remaining = due > 0 ? int(due) : 0;
+                schedule.next_negative[edge] += remaining * eps_negative;
+            }
+            const std::size_t at = out.terms.size();
+            out.terms.resize(at + 2 + std::size_t(remaining));
+            std::uint32_t* t = &out.terms[at];
+            t[1] = std::uint32_t(graph.tail[edge]);
+            std::uint32_t n_points = 1;
+            for (; remaining > 0; --remaining) {
+                const std::uint32_t k = rng.below(n_tails32);
+                t[1 + n_points] = k;
+                n_points += !(s.same_set && k == head);  // negatives equal to the head: skipped
+            }
+            t[0] = n_points;
+            out.terms.resize(at + 1 + n_points);
+        }
+        out.head_end.push_back(std::uint32_t(out.terms.size()));
+    }
+}
+
+/// The moves of sgd_block<Dims> for samples drawn by draw_samples: bitwise the same result,
+/// but `Slots` heads advance together, one batch of up to kLanes terms each per step, so that
+/// their independent dependency chains (position -> distances -> pow -> step -> position)
+/// overlap instead of each sample waiting for the one before.
+template <int Dims, int Slots>
+void move_samples(std::size_t begin, std::size_t end, float* heads, const float* tails,
+                  const SgdSamples& samples, const SgdSettings& s, float alpha) {
+    static_assert(Dims > 0);
+    constexpr int L = Slots * kLanes;
+    const float a = float(s.a), b = float(s.b);
+    const float attract_coeff = float(-2.0 * s.a * s.b);
+    const float repel_coeff = float(2.0 * s.gamma * s.b);
+    const float attract_alpha = s.same_set ? 2.0f * alpha : alpha;
+    const std::uint32_t* const terms = samples.terms.data();
+    struct Slot {
+        float* current = nullptr;
+        const std::uint32_t* next = nullptr;  // next sample's header
+        const std::uint32_t* stop = nullptr;  // end of this head's samples
+        const std::uint32_t* points = nullptr;
+        std::uint32_t left = 0;  // points of the current sample not yet moved
+        bool first = false;      // the next batch starts with the attraction term
+        float origin[Dims];
+    };
+    Slot slot[Slots];
+    std::size_t next_head = begin;
+    for (;;) {
+        float p[Dims][L], d2[L], pw[L], coeff[L];
+        int count[Slots];
+        bool first[Slots];
+        int active = 0;
+        for (int q = 0; q < Slots; ++q) {
+            Slot& sl = slot[q];
+            while (sl.left == 0) {
+                if (sl.next == sl.stop) {
+                    if (next_head == end) break;
+                    const std::size_t h = next_head++;
+                    sl.current = heads + h * std::size_t(Dims);
+                    sl.next = terms + (h == begin ? 0 : samples.head_end[h - begin - 1]);
+                    sl.stop = terms + samples.head_end[h - begin];
+                    continue;
+                }
+                sl.left = *sl.next;
+                sl.points = sl.next + 1;
+                sl.next += 1 + sl.left;
+                sl.first = true;
+                for (int d = 0; d < Dims; ++d) sl.origin[d] = sl.current[d];
+            }
+            const int c = int(std::min<std::uint32_t>(sl.left, kLanes));
+            count[q] = c;
+            first[q] = sl.first;
+            active += c;
+            for (int j = 0; j < kLanes; ++j) {
+                float sum = 1.0f;
+                if (j < c) {
+                    const float* point = tails + std::size_t(sl.points[j]) * std::size_t(Dims);
+                    sum = 0;
+                    for (int d = 0; d < Dims; ++d) {
+                        p[d][q * kLanes + j] = point[d];
+                        const float diff = sl.origin[d] - point[d];
+                        sum += diff * diff;
+                    }
+                }
+                d2[q * kLanes + j] = sum;
+            }
+            sl.points += c;
+            sl.left -= std::uint32_t(c);
+            sl.first = false;
+        }
+        if (active == 0) return;
+        for (int j = 0; j < L; ++j) {  // vectorises: fast_pow is branch-free
+            pw[j] = fast_pow(d2[j], b);
+            coeff[j] = repel_coeff / ((0.001f + d2[j]) * (a * pw[j] + 1.0f));
+        }
+        for (int q = 0; q < Slots; ++q) {
+            Slot& sl = slot[q];
+            const int o = q * kLanes;
+            if (count[q] == 0) continue;  // a slot without heads left
+            if (first[q])
+                coeff[o] = d2[o] > 0 ? attract_coeff * (pw[o] / d2[o]) / (a * pw[o] + 1.0f) : 0.0f;
+            float position[Dims];  // in registers: the chain does not go through memory
+            for (int d = 0; d < Dims; ++d) position[d] = sl.current[d];
+            for (int j = 0; j < count[q]; ++j) {
+                const bool attraction = first[q] && j == 0;
+                if (!attraction && !(d2[o + j] > 0)) {
+                    for (int d = 0; d < Dims; ++d) position[d] += 4.0f * alpha;
+                    continue;
+                }
+                const float step = attraction ? attract_alpha : alpha;
+                for (int d = 0; d < Dims; ++d)
+                    position[d] += clip4(coeff[o + j] * (sl.origin[d] - p[d][o + j])) * step;
+            }
+            for (int d = 0; d < Dims; ++d) sl.current[d] = position[d];
+        }
+    }
+}
+
 /// The SGD's state between epochs, so that a layout can be optimised in steps: run(e) then
 /// run(f) gives the same bits as run(f) alone (each epoch draws from its own RNG streams and
 /// starts from a snapshot of the previous one). Heads are n_heads x dims, row-major; when
@@ -179,10 +367,7 @@ class LayoutOptimizer {
           dims_(dims),
           graph_(std::move(graph)),
           s_(std::move(settings)),
-          next_sample_(graph_.epochs_per_sample),
-          next_negative_(graph_.tail.size()) {
-        for (std::size_t e = 0; e < next_negative_.size(); ++e)
-            next_negative_[e] = graph_.epochs_per_sample[e] / s_.negative_sample_rate;
+          schedule_(graph_, s_.negative_sample_rate) {
         if (s_.same_set) tails_ = heads_;  // the snapshot of the epoch before
     }
 
@@ -208,16 +393,20 @@ class LayoutOptimizer {
             [&](int round, std::size_t block, std::size_t begin, std::size_t stop) {
                 const int epoch = first + round;
                 Rng rng = Rng::for_stream(s_.seed, block, std::uint64_t(epoch));
-                auto run = [&]<int D>() {
-                    sgd_block<D>(begin, stop, dims_, heads_.data(), tails_.data(), n_tails, graph_,
-                                 next_sample_, next_negative_, s_, epoch, alpha_of(epoch), rng);
-                };
-                if (dims_ == 2)
-                    run.template operator()<2>();
-                else if (dims_ == 3)
-                    run.template operator()<3>();
-                else
-                    run.template operator()<0>();
+                if (dims_ == 2 || dims_ == 3) {
+                    thread_local SgdSamples samples;
+                    draw_samples(begin, stop, n_tails, graph_, schedule_, s_, epoch, rng, samples);
+                    if (dims_ == 2)
+                        move_samples<2, kSlots>(begin, stop, heads_.data(), tails_.data(), samples,
+                                                s_, alpha_of(epoch));
+                    else
+                        move_samples<3, kSlots>(begin, stop, heads_.data(), tails_.data(), samples,
+                                                s_, alpha_of(epoch));
+                } else {
+                    sgd_block<0>(begin, stop, dims_, heads_.data(), tails_.data(), n_tails, graph_,
+                                 schedule_.next_sample, schedule_.next_negative, s_, epoch,
+                                 alpha_of(epoch), rng);
+                }
             },
             [&](int round) {
                 if (s_.same_set) std::copy(heads_.begin(), heads_.end(), tails_.begin());
@@ -230,7 +419,7 @@ class LayoutOptimizer {
     int dims_ = 2;
     SgdGraph graph_;
     SgdSettings s_;
-    std::vector<double> next_sample_, next_negative_;
+    SgdSchedule schedule_;
     int epoch_ = 0;
 };
 
