@@ -5,6 +5,7 @@
 // make_sequence_model's options) agree bit for bit; and a stream into a file store
 // allocates nothing per frame.
 #include <gtest/gtest.h>
+#include <sys/stat.h>
 
 #include <cstdio>
 #include <cstring>
@@ -229,7 +230,15 @@ TEST_F(MadmomBlocks, SequenceOptionsGiveTheStore) {
 TEST_F(MadmomBlocks, FileStoreKeepsNothingPerFrame) {
     models::MadmomBeats model;
     model.bind(*weights_);
-    model.set_scratch(std::make_unique<FileScratch>(std::tmpfile()));
+    std::FILE* file = std::tmpfile();
+    ASSERT_NE(file, nullptr);
+    const int fd = fileno(file);
+    model.set_scratch(std::make_unique<FileScratch>(file));
+    const auto file_floats = [fd] {
+        struct stat st {};
+        EXPECT_EQ(fstat(fd, &st), 0);
+        return std::size_t(st.st_size) / sizeof(float);
+    };
     const auto pcm = test_signal(441 * 3000, 9);
     std::vector<float> samples(pcm.size());
     for (std::size_t i = 0; i < pcm.size(); ++i) samples[i] = float(pcm[i]) / 32768.0f;
@@ -242,8 +251,11 @@ TEST_F(MadmomBlocks, FileStoreKeepsNothingPerFrame) {
         if (i >= 40 * block) during_push += test::allocations_of_this_thread() - before;
     }
     EXPECT_EQ(during_push, 0);
+    // The log rows went to the file, a block of 480 frames at a time.
+    EXPECT_EQ(file_floats(), 2880u * 133u);
     const auto out = model.finish();
     EXPECT_EQ(out.size(), 3000u);
+    EXPECT_EQ(file_floats(), 0u);  // finish() gives the file space back
 }
 
 }  // namespace

@@ -235,7 +235,7 @@ class MadmomBeats {
             return a;
         };
         const std::size_t x = take(B * MadmomBeatsNet::in_features), log = take((B + 2) * logc),
-                          z = take(decltype(MadmomBeatsNet::layer0.fwd)::block_work_floats(B)),
+                          z = take(decltype(MadmomBeatsNet::layer0.fwd)::work_floats(B)),
                           l0 = take(B * W2), l1 = take(B * W2), l2 = take(B * W2),
                           packed = take(B * H), staged = take(B * logc), act = take(B);
         buffer_.assign(at + 16, 0.0f);

@@ -72,12 +72,9 @@ struct Lstm {
     static constexpr std::size_t r_offset = b_offset + G;
     static constexpr std::size_t p_offset = r_offset + Hidden * G;
     static constexpr std::size_t param_floats = p_offset + 3 * Hidden;
-    /// Scratch floats for a sequence of T steps.
-    static constexpr std::size_t work_floats(std::size_t steps) {
-        return steps * G + G + 2 * Hidden;
-    }
-    /// Scratch floats for a block of `steps` steps (forward_block).
-    static constexpr std::size_t block_work_floats(std::size_t steps) { return steps * G + G; }
+    /// Scratch floats for a sequence or a block of T steps: the input projections of
+    /// every step and one step's h R (the state lives in State).
+    static constexpr std::size_t work_floats(std::size_t steps) { return steps * G + G; }
 
     /// The recurrent state between two blocks of one sequence; zeros at its start.
     struct State {
@@ -132,7 +129,7 @@ struct Lstm {
     /// The same for one block of a longer sequence, from `state` (then the state after
     /// the block): x holds the block's rows in time order, out gets them in time order.
     /// reverse: the block runs from its last row to its first, and the blocks go from the
-    /// end of the sequence to its start. work: block_work_floats(steps) floats, 16-byte
+    /// end of the sequence to its start. work: work_floats(steps) floats, 16-byte
     /// aligned (Eigen's activation loops start with scalars up to an aligned address, so
     /// the alignment of work and of each output row is part of the arithmetic).
     void forward_block(const float* x, std::size_t steps, float* out, std::size_t out_stride,
