@@ -10,7 +10,7 @@
 #include <vector>
 
 #include <tagmap/audio/read_resampled.hpp>
-#include <tagmap/models/registry.hpp>
+#include <tagmap/models/musicnn.hpp>
 
 int main(int argc, char** argv) try {
     if (argc < 3) {

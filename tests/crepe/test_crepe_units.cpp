@@ -9,6 +9,7 @@
 #include <numeric>
 
 #include "crepe_fixtures.hpp"
+#include "tagmap/models/crepe.hpp"
 #include "tagmap/models/crepe_decode.hpp"
 #include "tagmap/models/sequence_model.hpp"
 

@@ -13,6 +13,7 @@
 #include "allocation_counter.hpp"
 #include "madmom_test_util.hpp"
 #include "tagmap/core/scratch_store.hpp"
+#include "tagmap/models/crepe.hpp"
 #include "tagmap/models/madmom_beats.hpp"
 #include "tagmap/models/sequence_model.hpp"
 

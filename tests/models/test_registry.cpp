@@ -6,7 +6,9 @@
 #include <string>
 
 #include "model_fixtures.hpp"
+#include "tagmap/models/musicnn.hpp"
 #include "tagmap/models/registry.hpp"
+#include "tagmap/models/vgg.hpp"
 #include "tagmap/weights/tmw_writer.hpp"
 
 namespace {

@@ -1,5 +1,11 @@
 // The models by id, behind one runtime interface, for apps and the CLI that pick a
 // model at run time. Compile-time users can use the types in musicnn.hpp / vgg.hpp.
+//
+// Header-only by default: every file that includes this compiles every model's code
+// (tens of seconds each). A program with several such files can compile the models once:
+// define TAGMAP_SEPARATE_MODEL_TABLES for all its files and compile tagmap/models/
+// model_tables.hpp in exactly one of them with TAGMAP_MODEL_TABLES_IMPLEMENTATION
+// defined (docs/models/registry.md).
 #pragma once
 
 #include <array>
@@ -12,9 +18,12 @@
 
 #include "tagmap/core/cpu_features.hpp"
 #include "tagmap/core/error.hpp"
+#include "tagmap/weights/weight_file.hpp"
+
+#if !defined(TAGMAP_SEPARATE_MODEL_TABLES) || defined(TAGMAP_MODEL_TABLES_IMPLEMENTATION)
 #include "tagmap/models/musicnn.hpp"
 #include "tagmap/models/vgg.hpp"
-#include "tagmap/weights/weight_file.hpp"
+#endif
 
 namespace tagmap::models {
 
@@ -48,6 +57,18 @@ class AnyModel {
 };
 
 namespace detail {
+struct ModelEntry {
+    std::string_view id;
+    std::string_view tag_set;
+    std::unique_ptr<AnyModel> (*make)(std::string_view id, std::string_view tag_set,
+                                      const weights::WeightFile& w);
+    std::vector<std::string> (*check)(const weights::WeightFile& w);
+    /// The bf16 variant's maker; nullptr when the model has none.
+    std::unique_ptr<AnyModel> (*make_bf16)(std::string_view id, std::string_view tag_set,
+                                           const weights::WeightFile& w) = nullptr;
+};
+
+#if !defined(TAGMAP_SEPARATE_MODEL_TABLES) || defined(TAGMAP_MODEL_TABLES_IMPLEMENTATION)
 template <class Model>
 class ModelHandle final : public AnyModel {
   public:
@@ -72,17 +93,6 @@ class ModelHandle final : public AnyModel {
     Model model_;
 };
 
-struct ModelEntry {
-    std::string_view id;
-    std::string_view tag_set;
-    std::unique_ptr<AnyModel> (*make)(std::string_view id, std::string_view tag_set,
-                                      const weights::WeightFile& w);
-    std::vector<std::string> (*check)(const weights::WeightFile& w);
-    /// The bf16 variant's maker; nullptr when the model has none.
-    std::unique_ptr<AnyModel> (*make_bf16)(std::string_view id, std::string_view tag_set,
-                                           const weights::WeightFile& w) = nullptr;
-};
-
 template <class Model>
 std::unique_ptr<AnyModel> make_bound(std::string_view id, std::string_view tag_set,
                                      const weights::WeightFile& w) {
@@ -98,7 +108,12 @@ ModelEntry entry(std::string_view id, std::string_view tag_set) {
     return e;
 }
 
-inline const std::array<ModelEntry, 4>& model_table() {
+// Inline in a header-only build; one ordinary definition with TAGMAP_SEPARATE_MODEL_TABLES.
+#if !defined(TAGMAP_SEPARATE_MODEL_TABLES)
+inline
+#endif
+    const std::array<ModelEntry, 4>&
+    model_table() {
     static const std::array<ModelEntry, 4> table = {
         entry<MusicnnMtat, MusicnnMtatBf16>("musicnn-mtat", "mtat"),
         entry<MusicnnMsd>("musicnn-msd", "msd"),
@@ -107,6 +122,9 @@ inline const std::array<ModelEntry, 4>& model_table() {
     };
     return table;
 }
+#else
+const std::array<ModelEntry, 4>& model_table();  // in the file that defines the tables
+#endif
 
 inline const ModelEntry& find_model(std::string_view id) {
     std::string known;

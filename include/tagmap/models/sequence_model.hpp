@@ -1,6 +1,7 @@
 // Sequence models by id: networks whose output is a time series of run-time length
 // (CREPE's pitch track, madmom's beat activation), behind one run-time interface for
-// the CLI and apps, next to the fixed-chunk taggers of registry.hpp.
+// the CLI and apps, next to the fixed-chunk taggers of registry.hpp. With
+// TAGMAP_SEPARATE_MODEL_TABLES the models are compiled once, as registry.hpp says.
 #pragma once
 
 #include <algorithm>
@@ -16,9 +17,12 @@
 
 #include "tagmap/core/error.hpp"
 #include "tagmap/core/scratch_store.hpp"
+#include "tagmap/weights/weight_file.hpp"
+
+#if !defined(TAGMAP_SEPARATE_MODEL_TABLES) || defined(TAGMAP_MODEL_TABLES_IMPLEMENTATION)
 #include "tagmap/models/crepe.hpp"
 #include "tagmap/models/madmom_beats.hpp"
-#include "tagmap/weights/weight_file.hpp"
+#endif
 
 namespace tagmap::models {
 
@@ -81,6 +85,14 @@ struct SequenceOptions {
 };
 
 namespace detail {
+struct SequenceModelEntry {
+    std::string_view id;
+    std::unique_ptr<AnySequenceModel> (*make)(std::string_view id, const weights::WeightFile& w,
+                                              const SequenceOptions& options);
+    std::vector<std::string> (*check)(const weights::WeightFile& w);
+};
+
+#if !defined(TAGMAP_SEPARATE_MODEL_TABLES) || defined(TAGMAP_MODEL_TABLES_IMPLEMENTATION)
 template <SequenceModelType Model>
 class SequenceHandle final : public AnySequenceModel {
   public:
@@ -121,13 +133,6 @@ class SequenceHandle final : public AnySequenceModel {
     std::vector<float> signal_;  // only for models that do not stream themselves
 };
 
-struct SequenceModelEntry {
-    std::string_view id;
-    std::unique_ptr<AnySequenceModel> (*make)(std::string_view id, const weights::WeightFile& w,
-                                              const SequenceOptions& options);
-    std::vector<std::string> (*check)(const weights::WeightFile& w);
-};
-
 template <SequenceModelType Model>
 std::unique_ptr<AnySequenceModel> make_bound_sequence(std::string_view id,
                                                       const weights::WeightFile& w,
@@ -144,7 +149,11 @@ constexpr SequenceModelEntry sequence_entry(std::string_view id) {
     return {id, &make_bound_sequence<Model>, &Model::check_weights};
 }
 
-inline std::span<const SequenceModelEntry> sequence_model_table() {
+#if !defined(TAGMAP_SEPARATE_MODEL_TABLES)
+inline
+#endif
+    std::span<const SequenceModelEntry>
+    sequence_model_table() {
     // One line per model: sequence_entry<Class>("id"), with the class's header included
     // at the top of this file (e.g. madmom-beats: tagmap/models/madmom_beats.hpp).
     static const auto table = std::to_array<SequenceModelEntry>({
@@ -153,6 +162,9 @@ inline std::span<const SequenceModelEntry> sequence_model_table() {
     });
     return table;
 }
+#else
+std::span<const SequenceModelEntry> sequence_model_table();  // in the file defining the tables
+#endif
 
 inline const SequenceModelEntry& find_sequence_model(std::string_view id) {
     std::string known;
