@@ -3,7 +3,7 @@
 # Usage: tools/deps.sh [extra-package ...]
 set -euo pipefail
 packages=(
-  build-essential cmake pkg-config git
+  build-essential cmake pkg-config git lld  # lld: the build links with it when present
   libeigen3-dev libfftw3-dev libsndfile1-dev libsoxr-dev libopenblas-dev
   libhnswlib-dev libspectra-dev libxtensor-dev nlohmann-json3-dev libcli11-dev
   libsqlite3-dev libcpp-httplib-dev libtag1-dev libssl-dev
