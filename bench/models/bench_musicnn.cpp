@@ -55,11 +55,14 @@ void BM_Chunks(benchmark::State& state) {
         model->forward_batch(chunks, n, tags, emb);
         benchmark::DoNotOptimize(tags.data());
     }
-    // Summed over threads, divided by wall time: the whole process's chunks/s.
-    state.counters["chunks/s"] =
-        benchmark::Counter(double(n), benchmark::Counter::kIsIterationInvariantRate);
-    state.counters["GFLOP/s"] = benchmark::Counter(Model::flops * double(n) * 1e-9,
-                                                   benchmark::Counter::kIsIterationInvariantRate);
+    // The whole process's chunks per wall second: the iterations are summed over threads,
+    // and so is each thread's counter value, hence kAvgThreads (without it the rate at
+    // T threads reads T times too high).
+    state.counters["chunks/s"] = benchmark::Counter(
+        double(n), benchmark::Counter::kIsIterationInvariantRate | benchmark::Counter::kAvgThreads);
+    state.counters["GFLOP/s"] = benchmark::Counter(
+        Model::flops * double(n) * 1e-9,
+        benchmark::Counter::kIsIterationInvariantRate | benchmark::Counter::kAvgThreads);
     state.counters["arena_MB"] = double(Model::arena_bytes) / 1e6;
     state.SetLabel(std::is_same_v<Model, Bf16> ? std::string(gemm::backend_name) +
                                                      (cpu_has_amx_bf16() ? ", AMX" : ", vdpbf16ps")
