@@ -226,9 +226,14 @@ struct ConvMaxSpectral {
     static constexpr std::size_t param_floats = inverse_offset + S * OHP;
 
     // Work: [input spectra S x W | zero-padded S x WP | pass spectra | pass maxima | panels].
+    // The pass spectra y (S rows of NB columns) are stored in groups of `group` columns,
+    // [group][k][column]: the fused max reads one group's S rows as one contiguous block
+    // (rows nb floats apart share a few cache sets; a few per cent faster on Zen 3).
+    static constexpr std::size_t group = 4 * lanes;
+    static constexpr std::size_t NBG = (NB + group - 1) / group * group;
     static constexpr std::size_t x_floats = gemm::round16(S * W);
     static constexpr std::size_t xp_floats = gemm::round16(S * WP);
-    static constexpr std::size_t y_floats = gemm::round16(S * NB);
+    static constexpr std::size_t y_floats = gemm::round16(S * NBG);
     static constexpr std::size_t z_floats = gemm::round16(NB);
     static constexpr std::size_t work_floats =
         x_floats + xp_floats + y_floats + z_floats + gemm::work_floats(S, W, H);
@@ -269,93 +274,146 @@ struct ConvMaxSpectral {
         Dft::template padded_spectra<W, PW>(
             params + forward_offset, in, x, panels, S, xp,
             [&](std::size_t s, float* dst) { std::copy_n(x + s * W, W, dst); });
-        const float* spectra = params + spectra_offset;
         for (std::size_t t0 = 0; t0 < OW; t0 += cols_per_block) {
-            const std::size_t cols = std::min(cols_per_block, OW - t0), nb = cols * OutCP;
-            // Y_f[t][o] = sum_kw conj(W_f[kw][o]) X_f[t0 + t + kw]. The loops around the
-            // GEMM run in the CPU's best ISA in a portable build too (run_vectorized).
+            const std::size_t cols = std::min(cols_per_block, OW - t0);
+            // The loops around the GEMM run in the CPU's best ISA in a portable build too
+            // (run_vectorized), on vectors of that ISA's width: GCC lowers a vector wider
+            // than the ISA's through the stack, several times slower.
             run_vectorized([&] {
-                for (std::size_t f = 0; f < bins; ++f) {
-                    const float* xr = xp + (2 * f) * WP + t0;
-                    const float* xi = xp + (2 * f + 1) * WP + t0;
-                    const float* wf = spectra + f * KW * 2 * OutCP;
-                    float* yr = y + (2 * f) * nb;
-                    float* yi = y + (2 * f + 1) * nb;
-                    for (std::size_t o = 0; o < OutCP; o += lanes) {
-                        std::size_t t = 0;
-                        for (; t + 4 <= cols; t += 4)
-                            product<4>(wf + o, xr + t, xi + t, yr + t * OutCP + o,
-                                       yi + t * OutCP + o);
-                        for (; t < cols; ++t)
-                            product<1>(wf + o, xr + t, xi + t, yr + t * OutCP + o,
-                                       yi + t * OutCP + o);
-                    }
+                switch (cpu_vector_isa()) {
+                    case VectorIsa::avx512:
+                        pass<16>(xp, y, z, out, t0, cols);
+                        break;
+                    case VectorIsa::avx2_fma:
+                        pass<8>(xp, y, z, out, t0, cols);
+                        break;
+                    default:
+                        pass<4>(xp, y, z, out, t0, cols);
                 }
-                // z[j] = max over the rows h of sum_k inverse[k][h] y[k][j]: the rows
-                // are never stored. 4 x 16 columns per tile where zmm registers hold
-                // 6 x 4 accumulators, one 16-column group on narrower ISAs.
-                const float* inv = params + inverse_offset;
-                std::size_t j = 0;
-                if (cpu_vector_isa() == VectorIsa::avx512)
-                    for (; j + 4 * lanes <= nb; j += 4 * lanes) max_of_rows<4>(inv, y, nb, j, z);
-                for (; j < nb; j += lanes) max_of_rows<1>(inv, y, nb, j, z);
-                for (std::size_t t = 0; t < cols; ++t)
-                    for (std::size_t o = 0; o < OutC; ++o) out[o * OW + t0 + t] = z[t * OutCP + o];
             });
         }
         apply_bias_activation(Post::activation, params + OutC * K, out, OutC, OW);
     }
 
   private:
-    // 16 filters in one value (one zmm with AVX-512; GCC splits it on narrower ISAs).
-    using Lanes = float __attribute__((vector_size(4 * lanes)));
-
-    /// Y for 16 filters from wf and T columns from xr / xi: 2 T independent accumulation
-    /// chains, so the FMAs do not wait on each other's latency at every tap.
-    template <std::size_t T>
-    static void product(const float* wf, const float* xr, const float* xi, float* yr, float* yi) {
-        Lanes re[T] = {}, im[T] = {};
-        for (std::size_t kw = 0; kw < KW; ++kw) {
-            Lanes wr, wi;
-            std::memcpy(&wr, wf + kw * 2 * OutCP, sizeof wr);
-            std::memcpy(&wi, wf + kw * 2 * OutCP + OutCP, sizeof wi);
-            for (std::size_t c = 0; c < T; ++c) {
-                const float ar = xr[c + kw], ai = xi[c + kw];
-                re[c] += wr * ar;
-                re[c] += wi * ai;
-                im[c] += wr * ai;
-                im[c] -= wi * ar;
-            }
-        }
-        for (std::size_t c = 0; c < T; ++c) {
-            std::memcpy(yr + c * OutCP, &re[c], sizeof re[c]);
-            std::memcpy(yi + c * OutCP, &im[c], sizeof im[c]);
-        }
+    /// `Width` floats: one register of the ISA the pass is meant for.
+    // (A typedef in a class template: GCC drops vector_size from a dependent alias.)
+    template <std::size_t Width>
+    struct VecOf {
+        typedef float type __attribute__((vector_size(4 * Width)));
+    };
+    template <std::size_t Width>
+    using Vec = typename VecOf<Width>::type;
+    // One register at a time: a memcpy of a whole array of them goes through the stack
+    // in pieces, and the wider reload then stalls on store forwarding.
+    // (By reference: a by-value 64-byte vector would change the ABI in an AVX2 build.)
+    template <std::size_t Width>
+    static void load(Vec<Width>& v, const float* p) {
+        std::memcpy(&v, p, sizeof v);
+    }
+    template <std::size_t Width>
+    static void store(float* p, const Vec<Width>& v) {
+        std::memcpy(p, &v, sizeof v);
     }
 
-    /// z[j + i] for the 16 V columns from j: the max over the OHP rows of the inverse DFT
-    /// of y's columns, tile_rows rows at a time.
-    template <std::size_t V>
-    static void max_of_rows(const float* inv, const float* y, std::size_t nb, std::size_t j,
-                            float* z) {
-        Lanes best[V];
-        for (std::size_t v = 0; v < V; ++v)
-            for (std::size_t i = 0; i < lanes; ++i)
-                best[v][i] = -std::numeric_limits<float>::infinity();
-        for (std::size_t h0 = 0; h0 < OHP; h0 += tile_rows) {
-            Lanes acc[tile_rows][V] = {};
-            for (std::size_t k = 0; k < S; ++k) {
-                Lanes b[V];
-                std::memcpy(&b, y + k * nb + j, sizeof b);
-                const float* a = inv + k * OHP + h0;
-                for (std::size_t r = 0; r < tile_rows; ++r)
-                    for (std::size_t v = 0; v < V; ++v) acc[r][v] += a[r] * b[v];
+    /// Column j of row k of the grouped pass spectra.
+    static float* y_at(float* y, std::size_t k, std::size_t j) {
+        return y + (j / group) * (S * group) + k * group + j % group;
+    }
+
+    /// Output columns t0 .. t0 + cols: the pass spectra, their fused inverse DFT + max, and
+    /// the scatter of the maxima to `out`. Every lane computes the same sums in the same
+    /// order whatever `Width`, so the result does not depend on the ISA.
+    template <std::size_t Width>
+    void pass(const float* xp, float* y, float* z, float* out, std::size_t t0,
+              std::size_t cols) const {
+        // Columns per product call and 16-column groups per max call, so that the
+        // accumulators fit the ISA's registers (16 ymm / xmm, 32 zmm).
+        constexpr std::size_t T = Width == 16 ? 4 : Width == 8 ? 2 : 1;
+        constexpr std::size_t V = Width == 16 ? 4 : 1;
+        constexpr std::size_t R = Width == 4 ? tile_rows / 2 : tile_rows;
+        const std::size_t nb = cols * OutCP;
+        const float* spectra = params + spectra_offset;
+        // Y_f[t][o] = sum_kw conj(W_f[kw][o]) X_f[t0 + t + kw].
+        for (std::size_t f = 0; f < bins; ++f) {
+            const float* xr = xp + (2 * f) * WP + t0;
+            const float* xi = xp + (2 * f + 1) * WP + t0;
+            const float* wf = spectra + f * KW * 2 * OutCP;
+            for (std::size_t o = 0; o < OutCP; o += lanes) {
+                std::size_t t = 0;
+                for (; t + T <= cols; t += T)
+                    product<T, Width>(wf + o, xr + t, xi + t, y, 2 * f, t * OutCP + o);
+                for (; t < cols; ++t)
+                    product<1, Width>(wf + o, xr + t, xi + t, y, 2 * f, t * OutCP + o);
             }
-            for (std::size_t r = 0; r < tile_rows; ++r)
-                for (std::size_t v = 0; v < V; ++v)
+        }
+        // z[j] = max over the rows h of sum_k inverse[k][h] y[k][j]: the rows are never
+        // stored.
+        const float* inv = params + inverse_offset;
+        std::size_t j = 0;
+        if constexpr (V > 1)
+            for (; j + V * lanes <= nb; j += V * lanes) max_of_rows<V, R, Width>(inv, y, j, z);
+        for (; j < nb; j += lanes) max_of_rows<1, R, Width>(inv, y, j, z);
+        for (std::size_t t = 0; t < cols; ++t)
+            for (std::size_t o = 0; o < OutC; ++o) out[o * OW + t0 + t] = z[t * OutCP + o];
+    }
+
+    /// Y for 16 filters from wf and T columns from xr / xi into rows k (re) and k + 1 (im)
+    /// of y from column j: 2 T independent accumulation chains per register, so the FMAs
+    /// do not wait on each other's latency at every tap.
+    template <std::size_t T, std::size_t Width>
+    static void product(const float* wf, const float* xr, const float* xi, float* y, std::size_t k,
+                        std::size_t j) {
+        constexpr std::size_t P = lanes / Width;
+        Vec<Width> re[T][P] = {}, im[T][P] = {};
+        for (std::size_t kw = 0; kw < KW; ++kw) {
+            Vec<Width> wr[P], wi[P];
+            for (std::size_t p = 0; p < P; ++p) {
+                load<Width>(wr[p], wf + kw * 2 * OutCP + p * Width);
+                load<Width>(wi[p], wf + kw * 2 * OutCP + OutCP + p * Width);
+            }
+            for (std::size_t c = 0; c < T; ++c) {
+                const float ar = xr[c + kw], ai = xi[c + kw];
+                for (std::size_t p = 0; p < P; ++p) {
+                    re[c][p] += wr[p] * ar;
+                    re[c][p] += wi[p] * ai;
+                    im[c][p] += wr[p] * ai;
+                    im[c][p] -= wi[p] * ar;
+                }
+            }
+        }
+        for (std::size_t c = 0; c < T; ++c)
+            for (std::size_t p = 0; p < P; ++p) {
+                store<Width>(y_at(y, k, j + c * OutCP) + p * Width, re[c][p]);
+                store<Width>(y_at(y, k + 1, j + c * OutCP) + p * Width, im[c][p]);
+            }
+    }
+
+    /// z[j + i] for the 16 V columns from j (within one group): the max over the OHP rows
+    /// of the inverse DFT of y's columns, R rows at a time.
+    template <std::size_t V, std::size_t R, std::size_t Width>
+    static void max_of_rows(const float* inv, float* y, std::size_t j, float* z) {
+        static_assert(OHP % R == 0);
+        constexpr std::size_t P = V * lanes / Width;
+        const float* col = y_at(y, 0, j);
+        Vec<Width> best[P];
+        for (std::size_t v = 0; v < P; ++v)
+            for (std::size_t i = 0; i < Width; ++i)
+                best[v][i] = -std::numeric_limits<float>::infinity();
+        for (std::size_t h0 = 0; h0 < OHP; h0 += R) {
+            Vec<Width> acc[R][P] = {};
+            for (std::size_t k = 0; k < S; ++k) {
+                Vec<Width> b[P];
+                for (std::size_t v = 0; v < P; ++v) load<Width>(b[v], col + k * group + v * Width);
+                const float* a = inv + k * OHP + h0;
+                for (std::size_t r = 0; r < R; ++r)
+                    for (std::size_t v = 0; v < P; ++v) acc[r][v] += a[r] * b[v];
+            }
+            for (std::size_t r = 0; r < R; ++r)
+                for (std::size_t v = 0; v < P; ++v)
                     best[v] = acc[r][v] > best[v] ? acc[r][v] : best[v];
         }
-        std::memcpy(z + j, &best, sizeof best);
+        for (std::size_t v = 0; v < P; ++v) store<Width>(z + j + v * Width, best[v]);
     }
 };
 
