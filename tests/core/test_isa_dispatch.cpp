@@ -53,6 +53,17 @@ TEST(IsaDispatch, RunsTheCallableOnceWithThePlainResult) {
     EXPECT_EQ(plain.second, dispatched.second);
 }
 
+TEST(IsaDispatch, PassesTheIsaOfTheCopyThatRuns) {
+    std::vector<VectorIsa> seen;
+    tagmap::run_vectorized([&](auto isa) { seen.push_back(decltype(isa)::value); });
+    ASSERT_EQ(seen.size(), 1u);
+    // This file is compiled for baseline x86-64, so the copy is the CPU's best ISA.
+    EXPECT_EQ(seen[0], tagmap::cpu_vector_isa());
+    static_assert(tagmap::vector_floats(VectorIsa::avx512) == 16);
+    static_assert(tagmap::vector_floats(VectorIsa::avx2_fma) == 8);
+    static_assert(tagmap::vector_floats(VectorIsa::baseline) == 4);
+}
+
 TEST(IsaDispatch, EveryCopyTheCpuRunsGivesThePlainResult) {
 #ifndef TAGMAP_ISA_DISPATCH
     GTEST_SKIP() << "this build targets AVX-512: run_vectorized calls the callable directly";

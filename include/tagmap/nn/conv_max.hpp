@@ -279,17 +279,8 @@ struct ConvMaxSpectral {
             // The loops around the GEMM run in the CPU's best ISA in a portable build too
             // (run_vectorized), on vectors of that ISA's width: GCC lowers a vector wider
             // than the ISA's through the stack, several times slower.
-            run_vectorized([&] {
-                switch (cpu_vector_isa()) {
-                    case VectorIsa::avx512:
-                        pass<16>(xp, y, z, out, t0, cols);
-                        break;
-                    case VectorIsa::avx2_fma:
-                        pass<8>(xp, y, z, out, t0, cols);
-                        break;
-                    default:
-                        pass<4>(xp, y, z, out, t0, cols);
-                }
+            run_vectorized([&](auto isa) {
+                pass<vector_floats(decltype(isa)::value)>(xp, y, z, out, t0, cols);
             });
         }
         apply_bias_activation(Post::activation, params + OutC * K, out, OutC, OW);
