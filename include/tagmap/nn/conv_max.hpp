@@ -389,8 +389,7 @@ struct ConvMaxSpectral {
         const float* col = y_at(y, 0, j);
         Vec<Width> best[P];
         for (std::size_t v = 0; v < P; ++v)
-            for (std::size_t i = 0; i < Width; ++i)
-                best[v][i] = -std::numeric_limits<float>::infinity();
+            best[v] = Vec<Width>{} - std::numeric_limits<float>::infinity();
         for (std::size_t h0 = 0; h0 < OHP; h0 += R) {
             Vec<Width> acc[R][P] = {};
             for (std::size_t k = 0; k < S; ++k) {
