@@ -93,6 +93,9 @@ inline constexpr int kNearFieldLanes = 8;
 #else
 inline constexpr int kNearFieldLanes = 4;
 #endif
+// Doubles per register for interpolate_4, for the same reason: with 8-double vectors on
+// AVX2, GCC moved each conversion through the stack in 16-byte pieces.
+inline constexpr int kInterpolateDoubles = kNearFieldLanes / 2;
 
 /// Smallest n' >= n whose only prime factors are 2, 3 and 5 (fast FFT sizes).
 inline int fft_friendly(int n) {
@@ -295,10 +298,8 @@ class FftRepulsion {
     // auto-vectoriser kept those loops scalar, with run-time alias checks).
     using Floats4 = float __attribute__((vector_size(16)));
     using UnalignedFloats4 = float __attribute__((vector_size(16), aligned(4)));
-    using Floats8 = float __attribute__((vector_size(32)));
-    using Floats16 = float __attribute__((vector_size(64)));
-    using UnalignedFloats16 = float __attribute__((vector_size(64), aligned(4)));
-    using Doubles8 = double __attribute__((vector_size(64)));
+    using FloatsN = float __attribute__((vector_size(4 * kInterpolateDoubles)));
+    using DoublesN = double __attribute__((vector_size(8 * kInterpolateDoubles)));
 
     /// row(grid index of the row's first node, product of the other axes' weights) for
     /// each of the P^(D-1) rows of a point's stencil, whose last axis is contiguous.
@@ -320,8 +321,9 @@ class FftRepulsion {
     }
 
     // interpolate<4>'s grid part, on the interleaved potentials (4 floats per node, the m^D
-    // corner only): per stencil row one 16-float load (4 nodes x 4 potentials) and two
-    // 8-wide multiply-adds in double, the lanes combined in a fixed order at the end. The
+    // corner only): per stencil row 16 floats (4 nodes x 4 potentials) loaded and
+    // multiply-added in double, one register of the build's width at a time (two of 8
+    // with AVX-512), the lanes combined in a fixed order at the end. The
     // same products and sums per (node, potential) as one grid per potential would give,
     // with a quarter of the loads and cache lines.
     void interpolate_4(const double* y, const std::array<double, D>& centre, double* rep,
@@ -333,26 +335,31 @@ class FftRepulsion {
             const std::size_t i = static_cast<std::size_t>(order_[k]);
             const double* w = &weights_[k * static_cast<std::size_t>(D) * p];
             const int* first = &start_[k * D];
-            // Lane 4a + q: node a (0, 1 low; 2, 3 high) of the row, potential q.
-            Doubles8 low, high;
-            for (int a = 0; a < 2; ++a)
-                for (int q = 0; q < 4; ++q) {
-                    low[4 * a + q] = w[(D - 1) * p + a];
-                    high[4 * a + q] = w[(D - 1) * p + 2 + a];
-                }
-            Doubles8 acc_low = {}, acc_high = {};
+            // Lane 4a + q: node a (0, 1 low; 2, 3 high) of the row, potential q; lanes
+            // L = N j + n are lane n of register j.
+            constexpr int N = kInterpolateDoubles, R = 8 / N;
+            DoublesN low[R], high[R], acc_low[R] = {}, acc_high[R] = {};
+            for (int lane = 0; lane < 8; ++lane) {
+                const int a = lane / 4;
+                low[lane / N][lane % N] = w[(D - 1) * p + a];
+                high[lane / N][lane % N] = w[(D - 1) * p + 2 + a];
+            }
             auto row = [&](std::size_t index, double scale) {
-                const Floats16 pot = *reinterpret_cast<const UnalignedFloats16*>(grid + 4 * index);
-                const Floats8 pot_low = __builtin_shufflevector(pot, pot, 0, 1, 2, 3, 4, 5, 6, 7);
-                const Floats8 pot_high =
-                    __builtin_shufflevector(pot, pot, 8, 9, 10, 11, 12, 13, 14, 15);
-                acc_low += (scale * low) * __builtin_convertvector(pot_low, Doubles8);
-                acc_high += (scale * high) * __builtin_convertvector(pot_high, Doubles8);
+                const float* pot = grid + 4 * index;  // 16 floats: nodes 0, 1 then 2, 3
+                for (int j = 0; j < R; ++j) {
+                    FloatsN pot_low, pot_high;
+                    std::memcpy(&pot_low, pot + N * j, sizeof pot_low);
+                    std::memcpy(&pot_high, pot + 8 + N * j, sizeof pot_high);
+                    acc_low[j] += (scale * low[j]) * __builtin_convertvector(pot_low, DoublesN);
+                    acc_high[j] += (scale * high[j]) * __builtin_convertvector(pot_high, DoublesN);
+                }
             };
             for_each_stencil_row<p>(first, l, w, row);
+            auto at = [&](const DoublesN* v, int lane) { return v[lane / N][lane % N]; };
             double phi[kPotentials];
             for (int q = 0; q < kPotentials; ++q)
-                phi[q] = (acc_low[q] + acc_high[q]) + (acc_low[4 + q] + acc_high[4 + q]);
+                phi[q] =
+                    (at(acc_low, q) + at(acc_high, q)) + (at(acc_low, 4 + q) + at(acc_high, 4 + q));
             for (int c = 0; c < D; ++c)
                 rep[i * D + c] = (y[k * D + c] - centre[c]) * phi[0] - phi[1 + c];
             z_terms_[k] = 0.0;
