@@ -209,9 +209,10 @@ struct ConvMaxSpectral {
     // filters to a multiple of 16 (their rows of the pass are computed and never read).
     static constexpr std::size_t lanes = 16;
     static constexpr std::size_t OutCP = (OutC + lanes - 1) / lanes * lanes;
-    // Output columns per pass: the pass's spectra (S x cols*OutCP) and rows stay ~1 MB.
+    // Output columns per pass: each weight spectrum is read once per pass; the pass's
+    // spectra (S x cols * OutCP, 0.65 MB for MusiCNN) are read back by the fused max.
     static constexpr std::size_t cols_per_block = std::min<std::size_t>(8, OW);
-    static constexpr std::size_t NB = cols_per_block * OutCP;  // inverse GEMM columns
+    static constexpr std::size_t NB = cols_per_block * OutCP;  // columns of the pass spectra
 
     // Parameters: [weights | bias | weight spectra | forward DFT | inverse DFT].
     static constexpr std::size_t weight_floats = OutC * K + OutC;
