@@ -267,6 +267,15 @@ struct ConvMaxSpectral {
     }
 
     void forward(const float* in, float* out, float* work) const {
+        forward_with_width<0>(in, out, work);
+    }
+
+    /// forward with vectors of `Width` floats (16, 8 or 4) whatever the CPU runs, or of the
+    /// running ISA's width for 0 (what forward does). Every width gives the same result;
+    /// the tests check that on every CPU (a wider vector than the ISA's is slow, not wrong).
+    template <std::size_t Width>
+    void forward_with_width(const float* in, float* out, float* work) const {
+        static_assert(Width == 0 || Width == 4 || Width == 8 || Width == 16);
         float* x = work;
         float* xp = x + x_floats;
         float* y = xp + xp_floats;
@@ -280,9 +289,12 @@ struct ConvMaxSpectral {
             // The loops around the GEMM run in the CPU's best ISA in a portable build too
             // (run_vectorized), on vectors of that ISA's width: GCC lowers a vector wider
             // than the ISA's through the stack, several times slower.
-            run_vectorized([&](auto isa) {
-                pass<vector_floats(decltype(isa)::value)>(xp, y, z, out, t0, cols);
-            });
+            if constexpr (Width == 0)
+                run_vectorized([&](auto isa) {
+                    pass<vector_floats(decltype(isa)::value)>(xp, y, z, out, t0, cols);
+                });
+            else
+                pass<Width>(xp, y, z, out, t0, cols);
         }
         apply_bias_activation(Post::activation, params + OutC * K, out, OutC, OW);
     }
